@@ -1,0 +1,121 @@
+"""Command-line interface: ``gpunas describe``, ``gpunas space``.
+
+Errors in user input are reported as one line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from gpunas.models.counting import arch_stats
+from gpunas.parse import parse_arch
+from gpunas.space import load_space
+
+
+def _describe(args: argparse.Namespace) -> int:
+    space = load_space(args.space) if args.space else None
+    arch = parse_arch(args.arch, space or load_space("gpunet"))
+    if args.resolution is not None:
+        if args.resolution < 8:
+            raise ValueError(f"--resolution must be >= 8, got {args.resolution}")
+        arch = dataclasses.replace(arch, resolution=args.resolution)
+    if args.classes < 1:
+        raise ValueError(f"--classes must be >= 1, got {args.classes}")
+    rows = arch_stats(arch, args.classes, args.padding)
+    params, macs = sum(r.params for r in rows), sum(r.macs for r in rows)
+    out = sys.stdout
+    if args.json:
+        doc = {
+            "arch": arch.to_string(),
+            "resolution": arch.resolution,
+            "classes": args.classes,
+            "padding": args.padding,
+            "params": params,
+            "macs": macs,
+            "layers": [r.row() for r in rows],
+        }
+        if space is not None:
+            doc["space"] = space.name
+            doc["encoding"] = space.encode(arch)
+        out.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    out.write(f"{arch.to_string()}\n\n")
+    header = f"{'layer':<11}{'type':<10}{'in':>5}{'out':>6}{'k':>3}{'s':>3}{'e':>3} {'act':<6}{'se':<4}"
+    header += f"{'output':>16}{'params':>12}{'MACs':>15}"
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    for r in rows:
+        shape = f"{r.out_channels}x{r.out_hw}x{r.out_hw}" if r.block != "head" else f"{r.out_channels}"
+        out.write(
+            f"{r.name:<11}{r.block:<10}{r.in_channels:>5}{r.out_channels:>6}{r.kernel:>3}{r.stride:>3}"
+            f"{r.expansion:>3} {r.act:<6}{'yes' if r.se else '-':<4}{shape:>16}{r.params:>12,}{r.macs:>15,}\n"
+        )
+    out.write("-" * len(header) + "\n")
+    out.write(f"total: {params:,} parameters, {macs / 1e9:.3f} GMACs at {arch.resolution} px\n")
+    return 0
+
+
+def _space(args: argparse.Namespace) -> int:
+    space = load_space(args.space)
+    summary = space.summary()
+    if args.json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return 0
+    sys.stdout.write(
+        f"space {space.name} ({space.source}): {space.dim} integers, "
+        f"{summary['cardinality']:.3e} distinct architectures\n"
+    )
+    for f in summary["fields"]:
+        sys.stdout.write(f"  [{f['index']:2d}] {f['name']:<18} {f['size']:>3} choices {f['choices']}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpunas", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "describe",
+        help="per-layer table, parameters and MACs of one architecture",
+        description="ARCH is an integer vector ('[0,1,...]' or '0,1,...'), an arch string "
+        "(res<R>-s0_...-head<W>) or a path to an NVIDIA JSON layer list.",
+    )
+    p.add_argument("arch", metavar="ARCH")
+    p.add_argument("--space", help="space name in config/spaces/ or a YAML path (vectors default to gpunet)")
+    p.add_argument("--resolution", type=int, help="override the input resolution")
+    p.add_argument("--classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    p.add_argument(
+        "--padding",
+        choices=["same", "release"],
+        default="same",
+        help="'release' reproduces NVIDIA's unpadded stride-2 fused-IRB convs",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_describe)
+
+    p = sub.add_parser("space", help="fields, choices and cardinality of a search space")
+    p.add_argument("space", metavar="SPACE", help="space name or YAML path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_space)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ValueError as exc:
+        sys.stderr.write(f"gpunas: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

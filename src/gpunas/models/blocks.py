@@ -1,0 +1,191 @@
+"""Blocks of GPUNet-style networks, dispatched through a registry.
+
+Every block takes one keyword signature::
+
+    Block(in_channels, out_channels, *, kernel, stride, expansion, act, se, drop_path, padding)
+
+so the builder never branches on block type. ``padding`` is ``"same"`` (correct "same" padding) or
+``"release"`` (NVIDIA's released models: stride-2 fused-IRB convs without padding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from gpunas.models.blocks_math import conv_padding, make_divisible, se_channels
+
+BN_EPS = 1e-3
+_BLOCKS: dict[str, type[nn.Module]] = {}
+_ACTS: dict[str, Callable[[], nn.Module]] = {"relu": lambda: nn.ReLU(inplace=True), "swish": nn.SiLU}
+
+
+def register_block(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    def wrap(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in _BLOCKS:
+            raise ValueError(f"block {name!r} registered twice")
+        _BLOCKS[name] = cls
+        return cls
+
+    return wrap
+
+
+def block_names() -> list[str]:
+    return sorted(_BLOCKS)
+
+
+def create_block(name: str, in_channels: int, out_channels: int, **kwargs: object) -> nn.Module:
+    try:
+        cls = _BLOCKS[name]
+    except KeyError:
+        raise ValueError(f"unknown block type {name!r}; registered: {block_names()}") from None
+    return cls(in_channels, out_channels, **kwargs)
+
+
+def make_act(name: str) -> nn.Module:
+    try:
+        return _ACTS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; allowed: {sorted(_ACTS)}") from None
+
+
+class DropPath(nn.Module):
+    """Stochastic depth on the residual branch (per sample)."""
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, channels: int, reduced: int, act: str) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, reduced, 1, bias=True)
+        self.act = make_act(act)
+        self.expand = nn.Conv2d(reduced, channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
+
+
+def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, groups: int = 1) -> list:
+    return [
+        nn.Conv2d(cin, cout, kernel, stride, padding, groups=groups, bias=False),
+        nn.BatchNorm2d(cout, eps=BN_EPS),
+    ]
+
+
+class _Residual(nn.Module):
+    """Shared forward: body, then identity shortcut with drop-path when allowed."""
+
+    body: nn.Sequential
+
+    def __init__(self, use_residual: bool, drop_path: float) -> None:
+        super().__init__()
+        self.use_residual = use_residual
+        self.drop_path = DropPath(drop_path) if use_residual else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + self.drop_path(y) if self.use_residual else y
+
+
+@register_block("conv")
+class ConvBlock(_Residual):
+    """conv kxk -> BN -> act; no residual (GPUNet's stem and stage-1 layers)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel: int,
+        stride: int,
+        act: str,
+        expansion: int = 1,
+        se: bool = False,
+        drop_path: float = 0.0,
+        padding: str = "same",
+    ) -> None:
+        super().__init__(use_residual=False, drop_path=0.0)
+        pad = conv_padding(kernel, stride, "conv", padding)
+        self.body = nn.Sequential(*conv_bn(in_channels, out_channels, kernel, stride, pad), make_act(act))
+
+
+@register_block("fused_irb")
+class FusedIRB(_Residual):
+    """conv kxk in->mid -> BN -> act -> [SE] -> conv1x1 mid->out -> BN (+ identity)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel: int,
+        stride: int,
+        act: str,
+        expansion: int = 1,
+        se: bool = False,
+        drop_path: float = 0.0,
+        padding: str = "same",
+    ) -> None:
+        super().__init__(stride == 1 and in_channels == out_channels, drop_path)
+        mid = make_divisible(in_channels * expansion)
+        pad = conv_padding(kernel, stride, "fused_irb", padding)
+        layers = [*conv_bn(in_channels, mid, kernel, stride, pad), make_act(act)]
+        if se:
+            layers.append(SqueezeExcite(mid, se_channels(mid, expansion), act))
+        layers += conv_bn(mid, out_channels, 1)
+        self.body = nn.Sequential(*layers)
+
+
+@register_block("irb")
+class IRB(_Residual):
+    """conv1x1 -> BN -> act -> depthwise kxk -> BN -> act -> [SE] -> conv1x1 -> BN (+ identity)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel: int,
+        stride: int,
+        act: str,
+        expansion: int = 1,
+        se: bool = False,
+        drop_path: float = 0.0,
+        padding: str = "same",
+    ) -> None:
+        super().__init__(stride == 1 and in_channels == out_channels, drop_path)
+        mid = make_divisible(in_channels * expansion)
+        pad = conv_padding(kernel, stride, "irb", padding)
+        layers = [*conv_bn(in_channels, mid, 1), make_act(act)]
+        layers += [*conv_bn(mid, mid, kernel, stride, pad, groups=mid), make_act(act)]
+        if se:
+            layers.append(SqueezeExcite(mid, se_channels(mid, expansion), act))
+        layers += conv_bn(mid, out_channels, 1)
+        self.body = nn.Sequential(*layers)
+
+
+class Head(nn.Module):
+    """conv1x1 -> BN -> ReLU -> global average pool -> dropout -> Linear."""
+
+    def __init__(self, in_channels: int, width: int, num_classes: int, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(*conv_bn(in_channels, width, 1), nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x).mean((2, 3))
+        return self.fc(self.dropout(x))

@@ -1,0 +1,130 @@
+"""Analytic parameter and MAC counts (no torch): per layer, and for a whole architecture.
+
+MACs count the multiply-accumulates of convolutions (SE included) and of the classifier;
+BatchNorm, activations and pooling are not counted. Parameters include BN affine weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from gpunas.arch import Architecture, LayerConfig
+from gpunas.models.blocks_math import conv_padding, make_divisible, se_channels
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    name: str
+    block: str
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    expansion: int
+    act: str
+    se: bool
+    stage: int
+    in_hw: int
+    out_hw: int
+    params: int
+    macs: int
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+def out_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _conv(cin: int, cout: int, k: int, hw_out: int, groups: int = 1, bias: bool = False) -> tuple[int, int]:
+    weights = k * k * (cin // groups) * cout
+    return weights + (cout if bias else 0), weights * hw_out * hw_out
+
+
+def layer_cost(layer: LayerConfig, hw: int, padding: str = "same") -> tuple[int, int, int]:
+    """(params, macs, output size) of one layer at input size ``hw`` (square)."""
+    cin, cout, k, s, e = layer.in_channels, layer.out_channels, layer.kernel, layer.stride, layer.expansion
+    pad = conv_padding(k, s, layer.block, padding)
+    oh = out_size(hw, k, s, pad)
+    parts: list[tuple[int, int]] = []
+    if layer.block == "conv":
+        parts += [_conv(cin, cout, k, oh), (2 * cout, 0)]
+        mid = cout
+    else:
+        mid = make_divisible(cin * e)
+        if layer.block == "fused_irb":
+            parts += [_conv(cin, mid, k, oh), (2 * mid, 0)]
+        else:
+            parts += [_conv(cin, mid, 1, hw), (2 * mid, 0), _conv(mid, mid, k, oh, groups=mid), (2 * mid, 0)]
+        if layer.se:
+            rd = se_channels(mid, e)
+            parts += [_conv(mid, rd, 1, 1, bias=True), _conv(rd, mid, 1, 1, bias=True)]
+        parts += [_conv(mid, cout, 1, oh), (2 * cout, 0)]
+    return sum(p for p, _ in parts), sum(m for _, m in parts), oh
+
+
+def head_cost(cin: int, width: int, num_classes: int, hw: int) -> tuple[int, int]:
+    conv_p, conv_m = _conv(cin, width, 1, hw)
+    return conv_p + 2 * width + width * num_classes + num_classes, conv_m + width * num_classes
+
+
+def arch_stats(arch: Architecture, num_classes: int = 1000, padding: str = "same") -> list[LayerStats]:
+    """Per-layer rows for ``arch``; the last row is the head (conv1x1 + pool + FC)."""
+    rows = []
+    hw = arch.resolution
+    stage_pos: dict[int, int] = {}
+    for layer in arch.layers():
+        params, macs, oh = layer_cost(layer, hw, padding)
+        pos = stage_pos.get(layer.stage, 0)
+        stage_pos[layer.stage] = pos + 1
+        rows.append(
+            LayerStats(
+                f"stage{layer.stage}.{pos}",
+                in_hw=hw,
+                out_hw=oh,
+                params=params,
+                macs=macs,
+                **{
+                    k: getattr(layer, k)
+                    for k in (
+                        "block",
+                        "in_channels",
+                        "out_channels",
+                        "kernel",
+                        "stride",
+                        "expansion",
+                        "act",
+                        "se",
+                        "stage",
+                    )
+                },
+            )
+        )
+        hw = oh
+    params, macs = head_cost(arch.num_features, arch.head_width, num_classes, hw)
+    rows.append(
+        LayerStats(
+            "head",
+            "head",
+            arch.num_features,
+            num_classes,
+            1,
+            1,
+            1,
+            "relu",
+            False,
+            len(arch.stages) and arch.stages[-1].index + 1,
+            hw,
+            1,
+            params,
+            macs,
+        )
+    )
+    return rows
+
+
+def count(arch: Architecture, num_classes: int = 1000, padding: str = "same") -> tuple[int, int]:
+    """Total (params, macs) of ``arch``."""
+    rows = arch_stats(arch, num_classes, padding)
+    return sum(r.params for r in rows), sum(r.macs for r in rows)

@@ -1,0 +1,34 @@
+import json
+
+import pytest
+
+
+def test_describe_space_rule(workflow):
+    workflow.run("--until", "describe_space")
+    summary = json.loads((workflow.path / "results/space/summary.json").read_text())
+    assert summary["name"] == "tiny" and summary["dim"] == 41
+    assert summary["cardinality"] == 867875055206400
+    assert (workflow.path / "logs/describe_space.log").read_text().count("space tiny") == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"seed": -1}, "-1 is less than the minimum of 0"),
+        ({"colour": "red"}, "Additional properties are not allowed ('colour' was unexpected)"),
+        ({"space": "nope"}, "search space 'nope' not found"),
+    ],
+)
+def test_bad_config_is_refused(workflow, overrides, expected):
+    workflow.config(**overrides)
+    proc = workflow.run("-n", check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
+    assert not (workflow.path / "results").exists()
+
+
+def test_gpunet_space_dry_run_and_lint(workflow):
+    workflow.config(space="gpunet")
+    proc = workflow.run("-n")
+    assert "describe_space" in proc.stdout
+    workflow.run("--lint")

@@ -1,0 +1,6 @@
+"""Rule describe_space: write the space summary (fields, choices, cardinality)."""
+
+from gpunas.workflow import describe_space, setup_logging
+
+setup_logging(snakemake.log[0])
+describe_space(space=snakemake.input.space, output=snakemake.output.summary)
