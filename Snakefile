@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/space.smk"
+include: "rules/latency.smk"
 
 
 rule all:

@@ -1,13 +1,21 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
-from pathlib import Path
-
+from gpunas.latency.partition import check_spec, subspace_ids
+from gpunas.latency.steps import resolve_slug
+from gpunas.space import load_space
 from snakemake.utils import validate
 
-from gpunas.space import load_space
-
 validate(config, "../config/schema.yaml")
+check_spec(config["subspaces"])
 
 SPACE = load_space(config["space"])
+# The LUT path names the device: backend + hardware + precision + batch.
+SLUG = resolve_slug(config["latency"])
+SUBSPACES = subspace_ids(config["subspaces"])
+
+
+wildcard_constraints:
+    device=r"[a-z0-9][a-z0-9\-]*",
+    shard=r"\d{3}",
 
 
 def get_space_path():
@@ -15,6 +23,55 @@ def get_space_path():
     return SPACE.source
 
 
+def get_lut():
+    return f"results/lut/{SLUG}/lut.parquet"
+
+
+def get_fidelity():
+    return f"results/lut/{SLUG}/fidelity.json"
+
+
+def get_lut_cache(wildcards):
+    """Every key ever profiled for this device; read by enumerate_layers, grown by merge_lut."""
+    return f"results/lut/{wildcards.device}/cache.parquet"
+
+
+def get_lut_shards(wildcards):
+    n = config["latency"]["shards"]
+    return [f"results/lut/{wildcards.device}/shards/{i:03d}.parquet" for i in range(n)]
+
+
+def get_profile_threads(wildcards):
+    return config["latency"]["threads"]
+
+
+def get_latency_gpus():
+    """Profiling on a GPU backend asks the scheduler for one GPU."""
+    return 0 if config["latency"]["device"] == "cpu" else 1
+
+
+def get_mem_mb(base):
+    """Memory request that grows with each retry (attempt 1, 2, ...)."""
+
+    def mem_mb(wildcards, attempt):
+        return base * attempt
+
+    return mem_mb
+
+
+def get_runtime(minutes):
+    """Runtime request in minutes that grows with each retry."""
+
+    def runtime(wildcards, attempt):
+        return minutes * attempt
+
+    return runtime
+
+
 def get_final_outputs():
     """Everything `rule all` builds."""
-    return ["results/space/summary.json"]
+    return [
+        "results/space/summary.json",
+        "results/subspaces/subspaces.json",
+        get_fidelity(),
+    ]

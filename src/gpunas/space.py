@@ -318,9 +318,34 @@ class SearchSpace:
                     out[gone, self._index[name]] = 0
         return out
 
-    def values_matrix(self, name: str) -> np.ndarray:
-        """Choice values of field ``name`` as an array (for vectorised lookups)."""
-        return np.asarray(self.fields[self._index[name]].choices)
+    @property
+    def tied(self) -> dict[str, str]:
+        return dict(self._tied)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        return dict(self._fixed)
+
+    def choices_of(self, name: str) -> tuple[Any, ...]:
+        """Values field ``name`` can take (a fixed field has one; a tied one its source's)."""
+        if name in self._fixed:
+            return (self._fixed[name],)
+        if name in self._tied:
+            return self.choices_of(self._tied[name])
+        return self._all_choices(name)
+
+    def field_values(self, vectors: np.ndarray, name: str) -> np.ndarray:
+        """Vectorised: the value of field ``name`` for every row of ``vectors``."""
+        n = len(vectors)
+        if name in self._fixed:
+            return np.full(n, self._fixed[name])
+        if name in self._tied:
+            return self.field_values(vectors, self._tied[name])
+        if name in self._index:
+            return np.asarray(self.fields[self._index[name]].choices)[
+                np.asarray(vectors)[:, self._index[name]]
+            ]
+        return np.full(n, self._all_choices(name)[0])
 
     def field_index(self, name: str) -> int:
         return self._index[name]

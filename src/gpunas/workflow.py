@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gpunas.io import atomic_write_json
 from gpunas.space import load_space
@@ -32,3 +34,22 @@ def describe_space(space: str | Path, output: str | Path) -> dict:
     atomic_write_json(output, summary)
     log.info("space %s: %d integers, %.3e architectures -> %s", sp.name, sp.dim, sp.cardinality(), output)
     return summary
+
+
+def run_step(logfile: str | Path, func: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run one rule's function with logging to ``logfile``.
+
+    Bad input and a missing backend end the job with a one-line error (in the log and on the
+    job's stderr) and exit status 1; anything else keeps its full traceback.
+    """
+    from gpunas.latency.backends import BackendUnavailableError
+
+    original_stderr = sys.stderr
+    setup_logging(logfile)
+    try:
+        return func(**kwargs)
+    except (ValueError, BackendUnavailableError) as exc:
+        message = f"{func.__name__}: error: {exc}"
+        log.error(message)
+        original_stderr.write(message + "\n")
+        sys.exit(1)

@@ -1,0 +1,17 @@
+"""Rule profile_layers: measure one shard of the keys still to profile."""
+
+from gpunas.latency.steps import profile_layers
+from gpunas.workflow import run_step
+
+run_step(
+    snakemake.log[0],
+    profile_layers,
+    todo=snakemake.input.todo,
+    shard=int(snakemake.wildcards.shard),
+    shards=snakemake.params.shards,
+    cfg={**snakemake.params.latency, "threads": snakemake.threads},
+    slug=snakemake.wildcards.device,
+    classes=snakemake.params.classes,
+    seed=snakemake.params.seed,
+    output=snakemake.output.shard,
+)
