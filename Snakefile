@@ -13,6 +13,7 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 include: "rules/space.smk"
 include: "rules/latency.smk"
+include: "rules/search.smk"
 
 
 rule all:

@@ -8,14 +8,19 @@ validate(config, "../config/schema.yaml")
 check_spec(config["subspaces"])
 
 SPACE = load_space(config["space"])
+# evaluator: table looks accuracy and latency up in a CSV (no profiling, no training).
+IS_TABLE = config["evaluator"]["type"] == "table"
 # The LUT path names the device: backend + hardware + precision + batch.
-SLUG = resolve_slug(config["latency"])
+SLUG = "table" if IS_TABLE else resolve_slug(config["latency"])
 SUBSPACES = subspace_ids(config["subspaces"])
 
 
 wildcard_constraints:
     device=r"[a-z0-9][a-z0-9\-]*",
     shard=r"\d{3}",
+    subspace=r"s\d+",
+    round=r"\d{2}",
+    slot=r"\d{2}",
 
 
 def get_space_path():
@@ -24,11 +29,11 @@ def get_space_path():
 
 
 def get_lut():
-    return f"results/lut/{SLUG}/lut.parquet"
+    return [] if IS_TABLE else f"results/lut/{SLUG}/lut.parquet"
 
 
 def get_fidelity():
-    return f"results/lut/{SLUG}/fidelity.json"
+    return [] if IS_TABLE else f"results/lut/{SLUG}/fidelity.json"
 
 
 def get_lut_cache(wildcards):
@@ -68,10 +73,53 @@ def get_runtime(minutes):
     return runtime
 
 
+def get_train_threads(wildcards):
+    return config["train"]["threads"]
+
+
+def get_train_attempts():
+    """How many times a training job may run (Snakemake retries it after a crash)."""
+    return config["train"]["retries"] + 1
+
+
+ROUNDS = config["search"]["rounds"]
+BATCH = config["search"]["batch"]
+
+
+def get_previous_history(wildcards):
+    """The history up to the previous round ([] for round 0)."""
+    r = int(wildcards.round)
+    return (
+        []
+        if r == 0
+        else f"results/search/{wildcards.subspace}/history_r{r - 1:02d}.parquet"
+    )
+
+
+def get_round_metrics(wildcards):
+    return [
+        f"results/search/{wildcards.subspace}/r{wildcards.round}/s{slot:02d}/metrics.json"
+        for slot in range(BATCH)
+    ]
+
+
+def get_final_history(wildcards):
+    return f"results/search/{wildcards.subspace}/history_r{ROUNDS - 1:02d}.parquet"
+
+
+def get_final_histories():
+    return [f"results/search/{s}/history_r{ROUNDS - 1:02d}.parquet" for s in SUBSPACES]
+
+
+def get_hub_dirs():
+    return [f"results/hub/{s}" for s in SUBSPACES]
+
+
 def get_final_outputs():
     """Everything `rule all` builds."""
     return [
         "results/space/summary.json",
         "results/subspaces/subspaces.json",
-        get_fidelity(),
+        *([] if IS_TABLE else [get_fidelity()]),
+        "results/hub/hub.json",
     ]

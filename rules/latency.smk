@@ -136,6 +136,7 @@ rule estimate_latency:
         "../envs/search.yaml"
     params:
         slug=SLUG,
+        evaluator=lookup(dpath="evaluator", within=config),
     script:
         "../workflow_scripts/estimate_latency.py"
 

@@ -8,8 +8,9 @@ run_step(
     estimate_latency,
     space=snakemake.input.space,
     samples=snakemake.input.samples,
-    lut=snakemake.input.lut,
-    fidelity=snakemake.input.fidelity,
+    lut=snakemake.input.lut or None,
+    fidelity=snakemake.input.fidelity or None,
+    evaluator=snakemake.params.evaluator,
     slug=snakemake.params.slug,
     output=snakemake.output.samples,
 )

@@ -12,10 +12,11 @@ def unit_to_vectors(space: SearchSpace, unit: np.ndarray) -> np.ndarray:
     """Map points of [0, 1)^dim to choice indices (each field cut into equal-width bins)."""
     if unit.ndim != 2 or unit.shape[1] != space.dim:
         raise ValueError(f"unit points must have shape (n, {space.dim}), got {unit.shape}")
-    idx = np.floor(unit * space.sizes).astype(np.int64)
-    np.clip(idx, 0, space.sizes - 1, out=idx)
     dtype = np.int8 if int(space.sizes.max()) <= 127 else np.int16
-    return space.canonicalize(idx.astype(dtype))
+    # truncation is floor for points in [0, 1); one float temporary, then small integers
+    idx = (unit * space.sizes).astype(dtype)
+    np.minimum(idx, (space.sizes - 1).astype(dtype), out=idx)
+    return space.canonicalize(idx)
 
 
 def sobol_vectors(

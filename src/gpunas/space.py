@@ -334,18 +334,22 @@ class SearchSpace:
             return self.choices_of(self._tied[name])
         return self._all_choices(name)
 
-    def field_values(self, vectors: np.ndarray, name: str) -> np.ndarray:
-        """Vectorised: the value of field ``name`` for every row of ``vectors``."""
+    def field_values(self, vectors: np.ndarray, name: str, convert: Any = None) -> np.ndarray:
+        """Vectorised: the value of field ``name`` for every row of ``vectors``.
+
+        ``convert`` maps each choice to a number first (e.g. ``lambda a: a == "swish"``), so that
+        string-valued fields are looked up as numbers, not as arrays of strings.
+        """
         n = len(vectors)
-        if name in self._fixed:
-            return np.full(n, self._fixed[name])
         if name in self._tied:
-            return self.field_values(vectors, self._tied[name])
+            return self.field_values(vectors, self._tied[name], convert)
+        conv = convert or (lambda v: v)
+        if name in self._fixed:
+            return np.full(n, conv(self._fixed[name]))
         if name in self._index:
-            return np.asarray(self.fields[self._index[name]].choices)[
-                np.asarray(vectors)[:, self._index[name]]
-            ]
-        return np.full(n, self._all_choices(name)[0])
+            table = np.asarray([conv(c) for c in self.fields[self._index[name]].choices])
+            return table[np.asarray(vectors)[:, self._index[name]]]
+        return np.full(n, conv(self._all_choices(name)[0]))
 
     def field_index(self, name: str) -> int:
         return self._index[name]
@@ -388,6 +392,10 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
                 data = yaml.safe_load(cand.read_text())
             except yaml.YAMLError as exc:
                 raise ValueError(f"{cand}: not valid YAML: {exc}".splitlines()[0]) from exc
+            if isinstance(data, dict) and data.get("kind") == "table":
+                from gpunas.tabular import TableSpace
+
+                return TableSpace(data, source=_display(cand))  # type: ignore[return-value]
             return SearchSpace(data, source=_display(cand))
     raise ValueError(
         f"search space {str(name_or_path)!r} not found (looked in: {', '.join(map(str, candidates))})"

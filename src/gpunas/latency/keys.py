@@ -113,8 +113,10 @@ def unpack_codes(codes: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _out_hw(hw: np.ndarray, kernel: np.ndarray, stride: int, block: str, padding: str) -> np.ndarray:
-    pad = np.array([conv_padding(int(k), stride, block, padding) for k in np.atleast_1d(kernel)])
-    pad = pad.reshape(np.shape(kernel)) if np.ndim(kernel) else pad[0]
+    """Vectorised output size; padding as :func:`gpunas.models.blocks_math.conv_padding`."""
+    conv_padding(3, stride, block, padding)  # validates ``padding``
+    unpadded = padding == "release" and block == "fused_irb" and stride == 2
+    pad = 0 if unpadded else (kernel - 1) // 2
     return (hw + 2 * pad - kernel) // stride + 1
 
 
@@ -126,49 +128,51 @@ def layer_codes(
     Returns ``(codes, counts)`` of shape ``(n, K)``: for each stage a first-layer key and a
     repeat key (with its number of repeats), then the head. Vanished stages have count 0.
     """
-    vectors = np.asarray(vectors)
+    vectors = np.asfortranarray(vectors)  # contiguous columns: one field = one fast gather
     n = vectors.shape[0]
-    hw = space.field_values(vectors, "resolution").astype(np.int64)
+    k_total = 2 * len(space.stages) + 1
+    codes = np.empty((k_total, n), dtype=np.int64)
+    counts = np.empty((k_total, n), dtype=np.int64)
+    ones = np.ones(n, dtype=np.int64)
+
+    def num(name: str, convert: Any = int) -> np.ndarray:
+        return space.field_values(vectors, name, convert).astype(np.int64)
+
+    hw = num("resolution")
     cin = np.full(n, 3, dtype=np.int64)
-    codes, counts = [], []
     for i, st in enumerate(space.stages):
-        v = {k: space.field_values(vectors, f"stage{i}.{k}") for k in STAGE_FIELDS}
-        layers = v["layers"].astype(np.int64)
-        kernel = v["kernel"].astype(np.int64)
+        layers, kernel = num(f"stage{i}.layers"), num(f"stage{i}.kernel")
         common = {
-            "type": np.full(n, KEY_TYPES.index(st["block"])),
-            "cout": v["filters"].astype(np.int64),
+            "type": np.full(n, KEY_TYPES.index(st["block"]), dtype=np.int64),
+            "cout": num(f"stage{i}.filters"),
             "kernel": kernel,
-            "expansion": v["expansion"].astype(np.int64),
-            "act": (v["act"] == "swish").astype(np.int64),
-            "se": v["se"].astype(np.int64),
+            "expansion": num(f"stage{i}.expansion"),
+            "act": num(f"stage{i}.act", lambda a: ACTS.index(a)),
+            "se": num(f"stage{i}.se"),
             "classes": np.zeros(n, dtype=np.int64),
         }
         present = layers > 0
         out_hw = _out_hw(hw, kernel, st["stride"], st["block"], padding)
-        codes.append(pack_codes(cin=cin, hw=hw, stride=np.full(n, st["stride"]), **common))
-        counts.append(present.astype(np.int64))
-        codes.append(pack_codes(cin=common["cout"], hw=out_hw, stride=np.ones(n, dtype=np.int64), **common))
-        counts.append(np.maximum(layers - 1, 0))
+        codes[2 * i] = pack_codes(cin=cin, hw=hw, stride=np.full(n, st["stride"], dtype=np.int64), **common)
+        counts[2 * i] = present
+        codes[2 * i + 1] = pack_codes(cin=common["cout"], hw=out_hw, stride=ones, **common)
+        counts[2 * i + 1] = np.maximum(layers - 1, 0)
         hw = np.where(present, out_hw, hw)
         cin = np.where(present, common["cout"], cin)
-    head_width = space.field_values(vectors, "head_width").astype(np.int64)
-    codes.append(
-        pack_codes(
-            type=np.full(n, KEY_TYPES.index("head")),
-            cin=cin,
-            cout=head_width,
-            hw=hw,
-            kernel=np.ones(n, dtype=np.int64),
-            stride=np.ones(n, dtype=np.int64),
-            expansion=np.ones(n, dtype=np.int64),
-            act=np.zeros(n, dtype=np.int64),
-            se=np.zeros(n, dtype=np.int64),
-            classes=np.full(n, num_classes, dtype=np.int64),
-        )
+    codes[-1] = pack_codes(
+        type=np.full(n, KEY_TYPES.index("head"), dtype=np.int64),
+        cin=cin,
+        cout=num("head_width"),
+        hw=hw,
+        kernel=ones,
+        stride=ones,
+        expansion=ones,
+        act=np.zeros(n, dtype=np.int64),
+        se=np.zeros(n, dtype=np.int64),
+        classes=np.full(n, num_classes, dtype=np.int64),
     )
-    counts.append(np.ones(n, dtype=np.int64))
-    return np.stack(codes, axis=1), np.stack(counts, axis=1)
+    counts[-1] = 1
+    return codes.T, counts.T
 
 
 def keys_for_vectors(

@@ -88,7 +88,7 @@ class GraphBuilder:
         y = self.conv(y, mid, key.cout, 1)
         return self.node("Add", [x, y]) if key.residual else y
 
-    def model(self, x: str, y: str, in_shape: list[int], out_shape: list[int] | None) -> onnx.ModelProto:
+    def model(self, x: str, y: str, in_shape: list[int], out_shape: list[int]) -> onnx.ModelProto:
         self.nodes.append(helper.make_node("Identity", [y], ["output"]))
         graph = helper.make_graph(
             self.nodes,
@@ -106,10 +106,18 @@ def layer_input_shape(key: LayerKey, batch: int) -> list[int]:
     return [batch, key.cin, key.hw, key.hw]
 
 
+def layer_output_shape(key: LayerKey, batch: int, padding: str = "same") -> list[int]:
+    if key.type == "head":
+        return [batch, key.classes]
+    pad = conv_padding(key.kernel, key.stride, key.type, padding)
+    out = (key.hw + 2 * pad - key.kernel) // key.stride + 1
+    return [batch, key.cout, out, out]
+
+
 def layer_graph(key: LayerKey, batch: int = 1, padding: str = "same") -> onnx.ModelProto:
     g = GraphBuilder()
     y = g.layer("input", key, padding)
-    return g.model("input", y, layer_input_shape(key, batch), None)
+    return g.model("input", y, layer_input_shape(key, batch), layer_output_shape(key, batch, padding))
 
 
 def network_graph(

@@ -1,8 +1,8 @@
 """Latency sub-spaces: bands of predicted latency cut at budget edges.
 
 Sub-space ``s<i>`` holds the candidates with ``edge[i-1] <= latency < edge[i]`` (``edge[-1] = 0``).
-Edges are explicit milliseconds (GPUNet's groups, e.g. 0.5, 0.65, 0.85 ... ms) or quantiles of
-the predicted latency of the samples. Candidates slower than the last edge belong to none.
+Edges (``budgets``) are explicit milliseconds (``kind: edges_ms``; GPUNet's groups, e.g. 0.5,
+0.65, 0.85 ... ms) or quantiles of the predicted latency of the samples (``kind: quantiles``). Candidates slower than the last edge belong to none.
 Ids are known from the config alone, so the search DAG can be built before any latency exists.
 """
 
@@ -17,25 +17,25 @@ from gpunas.io import atomic_write_with
 
 
 def subspace_ids(spec: dict[str, Any]) -> list[str]:
-    edges = spec.get("edges_ms") or spec.get("quantiles") or []
-    return [f"s{i}" for i in range(len(edges))]
+    return [f"s{i}" for i in range(len(spec.get("budgets") or []))]
 
 
 def check_spec(spec: dict[str, Any]) -> tuple[str, list[float]]:
-    """Validate the ``subspaces`` config; return (mode, values)."""
-    has_edges, has_q = "edges_ms" in spec, "quantiles" in spec
-    if has_edges == has_q:
-        raise ValueError("subspaces: give exactly one of 'edges_ms' or 'quantiles'")
-    mode = "edges_ms" if has_edges else "quantiles"
-    values = [float(v) for v in spec[mode]]
+    """Validate the ``subspaces`` config (``kind``: edges_ms | quantiles, ``budgets``)."""
+    mode = spec.get("kind")
+    if mode not in ("edges_ms", "quantiles"):
+        raise ValueError(f"subspaces.kind: {mode!r} is not one of ['edges_ms', 'quantiles']")
+    if not isinstance(spec.get("budgets"), list):
+        raise ValueError("subspaces.budgets: needs a list of numbers")
+    values = [float(v) for v in spec["budgets"]]
     if not values:
-        raise ValueError(f"subspaces.{mode}: needs at least one value")
+        raise ValueError("subspaces.budgets: needs at least one value")
     if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(f"subspaces.{mode}: values must be strictly increasing, got {values}")
+        raise ValueError(f"subspaces.budgets: values must be strictly increasing, got {values}")
     if values[0] <= 0:
-        raise ValueError(f"subspaces.{mode}: values must be > 0, got {values[0]}")
+        raise ValueError(f"subspaces.budgets: values must be > 0, got {values[0]}")
     if mode == "quantiles" and values[-1] > 1:
-        raise ValueError(f"subspaces.quantiles: values must be <= 1, got {values[-1]}")
+        raise ValueError(f"subspaces.budgets: quantiles must be <= 1, got {values[-1]}")
     return mode, values
 
 

@@ -230,22 +230,45 @@ def read_correction(path: str | Path) -> Correction:
 def estimate_latency(
     space: str,
     samples: str | Path,
-    lut: str | Path,
+    lut: str | Path | None,
     fidelity: str | Path | None,
     slug: str,
     output: str | Path,
+    evaluator: dict[str, Any] | None = None,
 ) -> None:
+    """Predicted latency of every sample: corrected LUT sum, or a table lookup (evaluator: table)."""
     sp = load_space(space)
-    _df, vectors, smeta = read_samples(sp, samples)
-    table, meta = read_lut(lut, expect_slug=slug)
-    raw, layers = lut_sums(sp, vectors, table, meta["classes"], meta["padding"])
-    corr = read_correction(fidelity) if fidelity else Correction()
+    _, vectors, smeta = read_samples(sp, samples)
+    corr = Correction()
+    if evaluator and evaluator.get("type") == "table":
+        ev = table_evaluator(sp, evaluator)
+        raw = ev.latency[ev.rows_for(vectors)]
+        layers = np.zeros(len(raw), dtype=np.int64)
+    else:
+        if lut is None:
+            raise ValueError("estimate_latency needs a LUT unless evaluator.type is table")
+        table, meta = read_lut(lut, expect_slug=slug)
+        raw, layers = lut_sums(sp, vectors, table, meta["classes"], meta["padding"])
+        corr = read_correction(fidelity) if fidelity else Correction()
     predicted = corr.apply(raw, layers)
     extra = {"lut_sum_ms": raw, "layers": layers.astype(np.int16), "predicted_ms": predicted}
     write_samples(sp, vectors, extra, {**smeta, "slug": slug, "correction": corr.__dict__}, output)
     log.info(
         "costed %d candidates: predicted %.3f..%.3f ms", len(predicted), predicted.min(), predicted.max()
     )
+
+
+def table_evaluator(space: Any, evaluator: dict[str, Any]) -> Any:
+    """The CSV lookup of ``evaluator: table`` (cached per process)."""
+    from gpunas.tabular import TableEvaluator
+
+    key = (evaluator["csv"], evaluator["key"], evaluator["accuracy"], evaluator["latency"])
+    if key not in _TABLES:
+        _TABLES[key] = TableEvaluator.from_csv(evaluator["csv"], space, *key[1:])
+    return _TABLES[key]
+
+
+_TABLES: dict[tuple, Any] = {}
 
 
 def partition_subspaces(

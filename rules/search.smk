@@ -1,0 +1,116 @@
+# Accuracy phase: per sub-space, R rounds of B proposals; every candidate is its own training
+# job; the history grows one round at a time; the best of each sub-space forms the model hub.
+
+
+rule propose_candidates:
+    input:
+        space=get_space_path(),
+        samples="results/samples/samples.parquet",
+        subspaces="results/subspaces/subspaces.json",
+        history=get_previous_history,
+    output:
+        proposals="results/search/{subspace}/r{round}/proposals.json",
+    log:
+        "logs/propose_candidates/{subspace}/r{round}.log",
+    benchmark:
+        "results/benchmarks/propose_candidates/{subspace}/r{round}.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        batch=lookup(dpath="search/batch", within=config),
+        search=lookup(dpath="search", within=config),
+        seed=lookup(dpath="seed", within=config),
+    script:
+        "../workflow_scripts/propose_candidates.py"
+
+
+rule train_candidate:
+    input:
+        space=get_space_path(),
+        proposals="results/search/{subspace}/r{round}/proposals.json",
+    output:
+        metrics="results/search/{subspace}/r{round}/s{slot}/metrics.json",
+    log:
+        "logs/train_candidate/{subspace}/r{round}/s{slot}.log",
+    benchmark:
+        "results/benchmarks/train_candidate/{subspace}/r{round}/s{slot}.tsv"
+    retries: config["train"]["retries"]
+    conda:
+        "../envs/search.yaml"
+    threads: get_train_threads
+    resources:
+        mem_mb=get_mem_mb(config["train"]["mem_mb"]),
+        runtime=get_runtime(config["train"]["runtime"]),
+        gpu=config["train"]["gpu"],
+    params:
+        data=lookup(dpath="data", within=config),
+        train=lookup(dpath="train", within=config),
+        seed=lookup(dpath="seed", within=config),
+        attempts=get_train_attempts(),
+        evaluator=lookup(dpath="evaluator", within=config),
+    script:
+        "../workflow_scripts/train_candidate.py"
+
+
+rule record_results:
+    input:
+        proposals="results/search/{subspace}/r{round}/proposals.json",
+        metrics=get_round_metrics,
+        history=get_previous_history,
+    output:
+        history="results/search/{subspace}/history_r{round}.parquet",
+    log:
+        "logs/record_results/{subspace}/r{round}.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../workflow_scripts/record_results.py"
+
+
+rule select_hub:
+    input:
+        history=get_final_history,
+        subspaces="results/subspaces/subspaces.json",
+    output:
+        hub=directory("results/hub/{subspace}"),
+    log:
+        "logs/select_hub/{subspace}.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        train=lookup(dpath="train", within=config),
+        data=lookup(dpath="data", within=config),
+        seed=lookup(dpath="seed", within=config),
+        evaluator=lookup(dpath="evaluator", within=config),
+    script:
+        "../workflow_scripts/select_hub.py"
+
+
+rule summarize_search:
+    input:
+        histories=get_final_histories(),
+        hubs=get_hub_dirs(),
+        subspaces="results/subspaces/subspaces.json",
+    output:
+        hub="results/hub/hub.json",
+        pareto="results/hub/pareto.csv",
+        scatter=report(
+            "results/hub/accuracy_vs_latency.png",
+            caption="../report/accuracy_vs_latency.rst",
+            category="Search",
+        ),
+        progress=report(
+            "results/hub/progress.png",
+            caption="../report/progress.rst",
+            category="Search",
+        ),
+    log:
+        "logs/summarize_search.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../workflow_scripts/summarize_search.py"

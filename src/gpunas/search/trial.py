@@ -1,0 +1,107 @@
+"""One training trial, run in a child process so that a crash of the trainer is data, not fatal.
+
+The rule's process (the parent) writes ``spec.json``, starts ``python -m gpunas.search.trial
+spec.json`` and waits. The child trains and writes ``result.json`` (and ``weights.pt``).
+
+- NaN loss or an exception inside training: the child records ``status: failed`` itself.
+- The child dies (out-of-memory kill, segfault, SIGKILL): the parent raises on every attempt
+  but the last, so Snakemake retries the job with more resources; on the last attempt it
+  records ``status: failed`` with the signal, and the search goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gpunas.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+class TrialCrashedError(RuntimeError):
+    """The training process died; raised so that Snakemake retries the job."""
+
+
+def run_child(spec: dict[str, Any], outdir: Path, threads: int) -> tuple[int, dict[str, Any] | None]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    spec_path = outdir / "spec.json"
+    result_path = outdir / "result.json"
+    result_path.unlink(missing_ok=True)
+    atomic_write_json(spec_path, spec)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with open(outdir / "train.log", "a") as logf:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gpunas.search.trial", str(spec_path)], env=env, stdout=logf, stderr=logf
+        )
+    result = json.loads(result_path.read_text()) if proc.returncode == 0 and result_path.exists() else None
+    return proc.returncode, result
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (killed: out of memory or time limit?)" if -code == signal.SIGKILL else ""
+        return f"training process died from {name}{hint}"
+    return f"training process exited with status {code}"
+
+
+def run_trial(spec: dict[str, Any], outdir: Path, threads: int, attempts: int) -> dict[str, Any]:
+    """Run the child; return its result, or a failed record once it has died ``attempts`` times.
+
+    Crashes are counted in ``crashes.jsonl`` beside the trial, so the count survives retries and
+    restarts of the workflow; the file is removed once a final result is written.
+    """
+    crashes_path = outdir / "crashes.jsonl"
+    code, result = run_child(spec, outdir, threads)
+    crashes = crashes_path.read_text().splitlines() if crashes_path.exists() else []
+    if result is not None:
+        crashes_path.unlink(missing_ok=True)
+        return result | ({"crashes": [json.loads(c) for c in crashes]} if crashes else {})
+    reason = describe_exit(code)
+    crashes.append(json.dumps({"attempt": len(crashes) + 1, "reason": reason}))
+    if len(crashes) < attempts:
+        atomic_write_text(crashes_path, "\n".join(crashes) + "\n")
+        raise TrialCrashedError(f"{reason} on attempt {len(crashes)} of {attempts}; Snakemake will retry")
+    log.error("%s on attempt %d of %d: recorded as failed", reason, len(crashes), attempts)
+    crashes_path.unlink(missing_ok=True)
+    return {
+        "status": "failed",
+        "reason": f"{reason} on attempt {len(crashes)} of {attempts}",
+        "val_top1": None,
+        "crashes": [json.loads(c) for c in crashes],
+    }
+
+
+def _child(spec_path: str) -> int:
+    """Entry point of the training process."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gpunas.arch import Architecture
+    from gpunas.datasets.loader import load_split
+    from gpunas.train import TrainConfig, train_candidate
+
+    spec = json.loads(Path(spec_path).read_text())
+    outdir = Path(spec_path).parent
+    fault = spec.get("inject_fault")  # for tests of the failure paths only
+    if fault == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    data = load_split(**spec["data"])
+    cfg = TrainConfig.from_dict({**spec["train"], "threads": spec["threads"]})
+    if fault == "nan":
+        cfg = TrainConfig.from_dict({**spec["train"], "threads": spec["threads"], "lr": 1e30})
+    arch = Architecture.from_string(spec["arch"])
+    if fault == "raise":
+        arch = Architecture(arch.resolution, arch.stages, head_width=arch.head_width, in_channels=5)
+    result = train_candidate(arch, data, cfg, spec["seed"], weights=outdir / "weights.pt")
+    atomic_write_json(outdir / "result.json", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

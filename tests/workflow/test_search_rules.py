@@ -1,0 +1,64 @@
+"""The whole pipeline (latency phase, search, hub) as a real Snakemake run on a mini config,
+with real failures injected into three training jobs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+MINI = {
+    "sampling": {"m": 5},
+    "latency": {
+        "backend": "onnxruntime", "device": "cpu", "hardware": "ci-cpu", "precision": "fp32", "batch": 1,
+        "threads": 1, "keys": "samples", "shards": 1, "protocol": {"repeats": 5, "warmup": 1, "runs": 3},
+    },
+    "subspaces": {"kind": "quantiles", "budgets": [0.5, 1.0]},
+    "fidelity": {"per_subspace": 3, "protocol": {"repeats": 5, "warmup": 1, "runs": 3}},
+    "data": {"source": "animal_mnist", "train_images": 200, "val_images": 100, "split_seed": 0},
+    "train": {
+        "epochs": 1, "batch_size": 50, "lr": 0.003, "threads": 1, "mem_mb": 1000, "runtime": 5, "gpu": 0,
+        "retries": 1, "inject_fault": {"s0/0/1": "nan", "s1/0/0": "raise", "s1/1/1": "kill"},
+    },
+    "search": {"strategy": "bo", "rounds": 2, "batch": 2, "init_rounds": 1, "pool": 64},
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_search_end_to_end_with_failures(workflow):
+    workflow.config(**MINI)
+    proc = workflow.run()
+    res = workflow.path / "results"
+    hist = {s: pd.read_parquet(res / f"search/{s}/history_r01.parquet") for s in ("s0", "s1")}
+    # every slot of every round is recorded, failures with their reason
+    for h in hist.values():
+        assert len(h) == 4 and h["encoding"].is_unique
+    s0, s1 = hist["s0"].set_index(["round", "slot"]), hist["s1"].set_index(["round", "slot"])
+    assert s0.loc[(0, 1), "status"] == "failed" and "diverged" in s0.loc[(0, 1), "reason"]
+    assert s1.loc[(0, 0), "status"] == "failed" and "RuntimeError" in s1.loc[(0, 0), "reason"]
+    assert s1.loc[(1, 1), "status"] == "failed" and "SIGKILL" in s1.loc[(1, 1), "reason"]
+    assert "attempt 2 of 2" in s1.loc[(1, 1), "reason"]  # retried by Snakemake, then recorded
+    assert proc.stdout.count("Trying to restart job") + proc.stderr.count("Trying to restart job") >= 1
+    # proposals stay in their band
+    sub = json.loads((res / "subspaces/subspaces.json").read_text())["subspaces"]
+    for s in sub:
+        h = hist[s["id"]]
+        assert ((h["predicted_ms"] >= s["lo_ms"]) & (h["predicted_ms"] < s["hi_ms"])).all()
+    # hub: one model per sub-space from the successful trials
+    for s in ("s0", "s1"):
+        card = json.loads((res / f"hub/{s}/card.json").read_text())
+        ok = hist[s][hist[s]["status"] == "complete"]
+        assert card["status"] == "ok" and card["accuracy"] == ok["accuracy"].max()
+        assert card["onnx_max_abs_diff"] < 1e-4
+        for f in ("weights.pt", "model.onnx", "arch.json", "encoding.json", "card.md"):
+            assert (res / f"hub/{s}" / f).exists()
+    from gpunas.hub import load_model
+
+    model, card = load_model(res / "hub/s0")
+    with torch.inference_mode():
+        out = model(torch.zeros(1, 3, card["resolution"], card["resolution"]))
+    assert out.shape == (1, 10) and np.isfinite(out.numpy()).all()
+    summary = json.loads((res / "hub/hub.json").read_text())
+    assert summary["trials"] == 8 and summary["failed"] == 3
+    assert (res / "hub/accuracy_vs_latency.png").exists() and (res / "hub/progress.png").exists()

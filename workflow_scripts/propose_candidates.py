@@ -1,0 +1,19 @@
+"""Rule propose_candidates: B proposals for one sub-space and round."""
+
+from gpunas.search.steps import propose_candidates
+from gpunas.workflow import run_step
+
+run_step(
+    snakemake.log[0],
+    propose_candidates,
+    space=snakemake.input.space,
+    samples=snakemake.input.samples,
+    subspaces=snakemake.input.subspaces,
+    subspace=snakemake.wildcards.subspace,
+    round_=int(snakemake.wildcards.round),
+    history=snakemake.input.history or None,
+    batch=snakemake.params.batch,
+    search=snakemake.params.search,
+    seed=snakemake.params.seed,
+    output=snakemake.output.proposals,
+)
