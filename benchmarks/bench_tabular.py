@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gpunas.sampling import sobol_vectors
-from gpunas.search.propose import SearchConfig, encode_key, propose
+from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
 from gpunas.space import load_space
 from gpunas.tabular import TableEvaluator
 
@@ -37,17 +37,19 @@ def pool_order(ev: TableEvaluator, seed: int) -> np.ndarray:
 
 
 def run(args: tuple) -> dict:
-    csv, column, acc_col, budget, strategy, seed, n_max, batch, init_rounds = args
+    csv, column, acc_col, budget, strategy, seed, n_max, batch, init_rounds, restarts = args
     space = load_space("nasbench201")
     ev = TableEvaluator.from_csv(csv, space, "cellstr", acc_col, column)
     order = pool_order(ev, seed)
     pool = order[ev.latency[order] < budget]
-    cfg = SearchConfig.from_dict({"strategy": strategy, "init_rounds": init_rounds, "pool": 4096})
+    cfg = SearchConfig.from_dict(
+        {"strategy": strategy, "init_rounds": init_rounds, "pool": 4096, "restarts": restarts}
+    )
     keys: list[str] = []
     accs: list[float] = []
     for r in range(n_max // batch):
         picks, _ = propose(ev.vectors[pool], space.sizes, keys, np.array(accs), np.ones(len(accs), bool),
-                           n=batch, round_=r, cfg=cfg, seed=seed)  # fmt: skip
+                           n=batch, round_=r, cfg=cfg, seed=seed, categorical=categorical_fields(space))  # fmt: skip
         for p in picks:
             keys.append(encode_key(ev.vectors[pool[p]]))
             accs.append(float(ev.accuracy[pool[p]]))
@@ -65,6 +67,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--batch", type=int, default=5)
     p.add_argument("--init-rounds", type=int, default=2)
+    p.add_argument("--restarts", type=int, default=0, help="GP optimiser restarts (search.restarts)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tabular.json"))
     args = p.parse_args()
@@ -72,7 +75,7 @@ def main() -> None:
     column = f"latency_ms_{args.device}"
     ev = TableEvaluator.from_csv(args.csv, load_space("nasbench201"), "cellstr", args.accuracy, column)
     budgets = [float(np.quantile(ev.latency, float(q))) for q in args.quantiles.split(",")]
-    jobs = [(args.csv, column, args.accuracy, b, s, seed, args.n, args.batch, args.init_rounds)
+    jobs = [(args.csv, column, args.accuracy, b, s, seed, args.n, args.batch, args.init_rounds, args.restarts)
             for b in budgets for s in ("bo", "random") for seed in range(args.seeds)]  # fmt: skip
     with ProcessPoolExecutor(args.workers) as pool:
         runs = list(pool.map(run, jobs))
@@ -97,7 +100,7 @@ def main() -> None:
                  b, row["pool"], row["in_budget_best"], row["bo"]["50"], row["random"]["50"], args.n,
                  row["bo_evals_to_match_random_at_n"])  # fmt: skip
     result = {"csv": Path(args.csv).name, "device": args.device, "accuracy": args.accuracy, "seeds": args.seeds,
-              "batch": args.batch, "init_rounds": args.init_rounds, "statistic": "median over seeds of the best "
+              "batch": args.batch, "init_rounds": args.init_rounds, "restarts": args.restarts, "statistic": "median over seeds of the best "
               "in-budget accuracy after n evaluations", "budgets": summary}  # fmt: skip
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     plot(summary, ns, Path(args.out).with_suffix(".png"), args)

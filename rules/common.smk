@@ -1,4 +1,5 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
+from gpunas.datasets.loader import check_source
 from gpunas.latency.partition import check_spec, subspace_ids
 from gpunas.latency.steps import resolve_slug
 from gpunas.space import load_space
@@ -6,6 +7,8 @@ from snakemake.utils import validate
 
 validate(config, "../config/schema.yaml")
 check_spec(config["subspaces"])
+if config["evaluator"]["type"] == "train":
+    check_source(config["data"]["source"])
 
 SPACE = load_space(config["space"])
 # evaluator: table looks accuracy and latency up in a CSV (no profiling, no training).

@@ -96,6 +96,20 @@ def select_hub(
             "reason": "every trial of this sub-space failed",
             "failures": reasons[:10],
         }
+    elif evaluator and evaluator.get("type") == "table":  # lookups: no weights, no ONNX
+        encoding = [int(v) for v in best["encoding"].split(",")]
+        atomic_write_json(out / "encoding.json", encoding)
+        atomic_write_text(out / "arch.txt", best["arch"] + "\n")
+        card |= {
+            "status": "ok",
+            "evaluator": evaluator,
+            "accuracy": float(best["accuracy"]),
+            "predicted_ms": float(best["predicted_ms"]),
+            "arch": best["arch"],
+            "encoding": encoding,
+            "trial": {"round": int(best["round"]), "slot": int(best["slot"])},
+            "files": ["encoding.json", "arch.txt"],
+        }
     else:
         arch = Architecture.from_string(best["arch"])
         ckpt = torch.load(Path(best["trial_dir"]) / "weights.pt", map_location="cpu", weights_only=True)
@@ -141,6 +155,17 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"Trials: {card['trials']}, failed: {card['failed']}.",
         ]
         lines += [f"- {r}" for r in card.get("failures", [])]
+        return "\n".join(lines) + "\n"
+    if "evaluator" in card:
+        ev = card["evaluator"]
+        lines += [
+            f"Table lookup ({ev['csv']}): {ev['accuracy']} = {card['accuracy']:.2f}%, "
+            f"{ev['latency']} = {card['predicted_ms']:.4g} ms (budget < {card['budget_ms']:.4g} ms).",
+            "",
+            f"    {card['arch']}",
+            "",
+            f"Encoding: `{card['encoding']}`",
+        ]
         return "\n".join(lines) + "\n"
     t = card["training"]
     lines += [
@@ -267,6 +292,9 @@ def plot_progress(hist: pd.DataFrame, path: str) -> None:
     for sub, grp in hist.groupby("subspace"):
         per_round = grp.groupby("round")["accuracy"].max().sort_index()
         ax.plot(per_round.index, per_round.cummax().to_numpy(), marker="o", label=sub)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("round")
     ax.set_ylabel("best validation top-1 so far (%)")
     ax.set_title("Search progress per sub-space")

@@ -59,9 +59,9 @@ def test_failed_trials_are_not_told_to_the_surrogate(pool, tiny_space, monkeypat
     seen = []
     real_fit = P.fit_gp
 
-    def spy(x, y, seed):
+    def spy(x, y, seed, restarts=2):
         seen.append((x.copy(), y.copy()))
-        return real_fit(x, y, seed)
+        return real_fit(x, y, seed, restarts)
 
     monkeypatch.setattr(P, "fit_gp", spy)
     acc = [50, np.nan, 62, 58, np.nan, 70]

@@ -112,18 +112,26 @@ def load_images(source: str, image_size: int = 64) -> tuple[np.ndarray, np.ndarr
         with resources.as_file(ref) as path:
             images, labels, classes = load_npz(Path(path))
         return images, labels, classes, f"{source} (embedded, MIT licence)"
+    check_source(source)
+    path = Path(source)
+    if path.is_dir():
+        images, labels, classes = load_folders(path, image_size)
+    else:
+        images, labels, classes = load_npz(path)
+    return images, labels, classes, str(path)
+
+
+def check_source(source: str) -> None:
+    """Cheap check at DAG-build time, so a bad path fails before any job starts."""
+    if source in BUILTIN:
+        return
     path = Path(source)
     if not path.exists():
         raise ValueError(
             f"data.source: {source!r} does not exist (use 'animal_mnist', an .npz file or a folder of class folders)"
         )
-    if path.is_dir():
-        images, labels, classes = load_folders(path, image_size)
-    elif path.suffix == ".npz":
-        images, labels, classes = load_npz(path)
-    else:
+    if not (path.is_dir() or path.suffix == ".npz"):
         raise ValueError(f"data.source: {source!r} is neither a directory nor an .npz file")
-    return images, labels, classes, str(path)
 
 
 def load_split(

@@ -3,7 +3,8 @@
 The optimiser has no state of its own: each round it is rebuilt from the history (the trained
 candidates and their accuracies) and the seed, so identical history + seed give identical
 proposals. Bayesian optimisation fits scikit-optimize's Gaussian process on a numeric
-featurisation of the encoding (each index scaled to [0, 1]; every field is ordinal or binary)
+featurisation of the encoding (ordinal fields as their index scaled to [0, 1], categorical
+fields such as NAS-Bench-201 operations one-hot; the loss is minus the accuracy in percent)
 and scores a finite pool of in-band candidates with the acquisition function (EI, LCB or PI),
 which is far cheaper than skopt's own acquisition optimiser in 41 dimensions. A batch is filled
 with the constant-liar rule: after each pick the GP is refitted with the pick's value set to the
@@ -43,6 +44,7 @@ class SearchConfig:
     init_rounds: int = 1
     pool: int = 2048
     min_points: int = 3
+    restarts: int = 2
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
@@ -62,11 +64,31 @@ def decode_key(text: str) -> list[int]:
     return [int(v) for v in text.split(",")] if text else []
 
 
-def features(vectors: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    return np.asarray(vectors, dtype=np.float64) / np.maximum(np.asarray(sizes) - 1, 1)
+def categorical_fields(space: Any) -> np.ndarray:
+    """Fields whose choices are names with no order (e.g. NAS-Bench-201 operations): one-hot.
+    Numeric fields (kernel, layers, filters, ...) and binary ones stay ordinal."""
+    return np.array(
+        [f.size > 2 and not all(isinstance(c, (int, float)) for c in f.choices) for f in space.fields],
+        dtype=bool,
+    )
 
 
-def fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
+def features(vectors: np.ndarray, sizes: np.ndarray, categorical: np.ndarray | None = None) -> np.ndarray:
+    """Ordinal fields as index / (size - 1) in [0, 1]; categorical fields one-hot."""
+    vectors = np.atleast_2d(np.asarray(vectors))
+    sizes = np.asarray(sizes)
+    if categorical is None or not categorical.any():
+        return vectors.astype(np.float64) / np.maximum(sizes - 1, 1)
+    cols = []
+    for j, (size, cat) in enumerate(zip(sizes, categorical, strict=True)):
+        if cat:
+            cols.append(np.eye(size)[vectors[:, j]])
+        else:
+            cols.append((vectors[:, j : j + 1] / max(size - 1, 1)).astype(np.float64))
+    return np.hstack(cols)
+
+
+def fit_gp(x: np.ndarray, y: np.ndarray, seed: int, restarts: int = 2) -> Any:
     from skopt.learning import GaussianProcessRegressor
     from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern
 
@@ -74,7 +96,7 @@ def fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
         length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.01, 100.0), nu=2.5
     )
     gp = GaussianProcessRegressor(
-        kernel=kernel, normalize_y=True, noise="gaussian", n_restarts_optimizer=2, random_state=seed
+        kernel=kernel, normalize_y=True, noise="gaussian", n_restarts_optimizer=restarts, random_state=seed
     )
     with warnings.catch_warnings():  # length scales at their bounds are expected with few points
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -133,7 +155,7 @@ def propose_bo(
     lie = float(y_train.min())
     picks: list[int] = []
     mask = np.ones(len(scored), dtype=bool)
-    gp = fit_gp(x_train, y_train, seed)
+    gp = fit_gp(x_train, y_train, seed, cfg.restarts)
     for i in range(min(n, len(scored))):
         if i:  # hyperparameters from the real data; the lies only move the posterior
             gp = refit_fixed(gp, x_train, y_train)
@@ -158,6 +180,7 @@ def propose(
     round_: int,
     cfg: SearchConfig,
     seed: int,
+    categorical: np.ndarray | None = None,
 ) -> tuple[list[int], str]:
     """Row indices into ``pool_vectors`` for the next ``n`` trials, and the proposer's name.
 
@@ -172,11 +195,13 @@ def propose(
         return [], "exhausted"
     if round_ < cfg.init_rounds:
         return available[:n].tolist(), "sobol"
-    pool_x = features(pool_vectors, sizes)
+    pool_x = features(pool_vectors, sizes, categorical)
     ok = np.asarray(history_ok, dtype=bool) & np.isfinite(np.asarray(history_scores, dtype=float))
     done_vectors = np.array([decode_key(k) for k, good in zip(history_keys, ok, strict=True) if good])
-    done_x = features(done_vectors, sizes) if len(done_vectors) else np.empty((0, pool_x.shape[1]))
-    done_y = -np.asarray(history_scores, dtype=float)[ok] / 100.0
+    done_x = (
+        features(done_vectors, sizes, categorical) if len(done_vectors) else np.empty((0, pool_x.shape[1]))
+    )
+    done_y = -np.asarray(history_scores, dtype=float)[ok]  # percent: xi and kappa are in accuracy points
     fn = _PROPOSERS[cfg.strategy]
     picks = fn(
         available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg, seed=seed + round_

@@ -13,7 +13,7 @@ import pandas as pd
 from gpunas.io import atomic_write_json
 from gpunas.latency.lut import read_table, write_table
 from gpunas.latency.steps import read_samples
-from gpunas.search.propose import SearchConfig, encode_key, propose
+from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
 from gpunas.search.trial import run_trial
 from gpunas.space import load_space
 
@@ -75,6 +75,7 @@ def propose_candidates(
         round_=round_,
         cfg=cfg,
         seed=sub_seed,
+        categorical=categorical_fields(sp),
     )
     slots = []
     for slot in range(batch):
