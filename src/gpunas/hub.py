@@ -20,6 +20,7 @@ import pandas as pd
 from gpunas.arch import Architecture
 from gpunas.io import atomic_path, atomic_write_json, atomic_write_text, atomic_write_with
 from gpunas.nvidia import to_nvidia
+from gpunas.plotting import pyplot, save_figure
 from gpunas.search.steps import read_history, read_subspace
 
 log = logging.getLogger(__name__)
@@ -252,19 +253,10 @@ def summarize_search(
     return doc
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_scatter(
     hist: pd.DataFrame, front: pd.DataFrame, bands: list[dict], tiers: list[dict], path: str
 ) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     ok = hist[hist["status"] == "complete"]
     for sub, grp in ok.groupby("subspace"):
@@ -281,13 +273,11 @@ def plot_scatter(
     ax.set_ylabel("validation top-1 (%)")
     ax.set_title("Trained candidates (stars: hub models; dashed: budgets)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_progress(hist: pd.DataFrame, path: str) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for sub, grp in hist.groupby("subspace"):
         per_round = grp.groupby("round")["accuracy"].max().sort_index()
@@ -299,6 +289,4 @@ def plot_progress(hist: pd.DataFrame, path: str) -> None:
     ax.set_ylabel("best validation top-1 so far (%)")
     ax.set_title("Search progress per sub-space")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)

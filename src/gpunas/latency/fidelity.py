@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from gpunas.io import atomic_write_with
 from gpunas.latency.estimate import Correction
+from gpunas.plotting import pyplot, save_figure
 
 
 def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -69,11 +69,7 @@ def evaluate(lut_sum: np.ndarray, layers: np.ndarray, measured: np.ndarray) -> d
 def plot_scatter(
     lut_sum: np.ndarray, corrected: np.ndarray, measured: np.ndarray, path: str, title: str
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     lim = [0, max(lut_sum.max(), corrected.max(), measured.max()) * 1.05]
     ax.plot(lim, lim, color="grey", linewidth=1)
@@ -88,6 +84,4 @@ def plot_scatter(
     ax.set_ylabel("measured whole-network latency (ms)")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)

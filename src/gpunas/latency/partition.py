@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gpunas.io import atomic_write_with
+from gpunas.plotting import pyplot, save_figure
 
 
 def subspace_ids(spec: dict[str, Any]) -> list[str]:
@@ -89,11 +89,7 @@ def partition(latency: np.ndarray, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def plot_histogram(latency: np.ndarray, result: dict[str, Any], path: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.hist(latency, bins=80, color="#4c72b0", alpha=0.85)
     for sub in result["subspaces"]:
@@ -103,6 +99,4 @@ def plot_histogram(latency: np.ndarray, result: dict[str, Any], path: str, title
     ax.set_xlabel("predicted latency (ms)")
     ax.set_ylabel("candidates")
     ax.set_title(title)
-    fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
