@@ -2,10 +2,11 @@
 
 Copies the workflow into a temporary directory, runs
 ``snakemake --cores 2 --until partition_subspaces`` (fidelity included) there, and records the
-wall time, the Snakemake benchmark tables of the timing rules and the fidelity figures in
-results/default_run.json.
+wall time, the Snakemake benchmark tables of the rules and the fidelity figures in
+results/default_run.json. With ``--full`` it runs the whole default pipeline (search and hub
+included) and writes results/full_run.json with the hub summary.
 
-    python benchmarks/bench_default_run.py
+    python benchmarks/bench_default_run.py [--full]
 """
 
 from __future__ import annotations
@@ -27,13 +28,18 @@ log = logging.getLogger("bench_default_run")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "benchmarks" / "results" / "default_run.json"
+    full = "--full" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--full"]
+    name = "full_run.json" if full else "default_run.json"
+    out = Path(args[0]) if args else ROOT / "benchmarks" / "results" / name
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for part in PARTS:
             src = ROOT / part
             (shutil.copytree if src.is_dir() else shutil.copy)(src, work / part)
-        cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--until", "partition_subspaces"]
+        cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
+        if not full:
+            cmd += ["--until", "partition_subspaces"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
         if proc.returncode:
@@ -47,8 +53,10 @@ def main() -> None:
                 row = next(csv.DictReader(f, delimiter="\t"))
             rules[str(tsv.relative_to(work / "results" / "benchmarks"))] = float(row["s"])
         keys = len(__import__("pandas").read_parquet(fidelity_path.parent / "lut.parquet"))
+        hub = json.loads((work / "results" / "hub" / "hub.json").read_text()) if full else None
     result = {
         "command": " ".join(cmd[2:]),
+        "hub": hub,
         "wall_s": wall,
         "slug": fid["slug"],
         "lut_keys": keys,

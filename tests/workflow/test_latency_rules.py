@@ -72,7 +72,11 @@ def test_latency_phase_end_to_end_and_cache(workflow):
     assert needed2 > needed and 0 < todo2 == needed2 - needed
     assert len(pd.read_parquet(res / f"lut/{SLUG}/cache.parquet")) == needed2
 
-    # same candidates again after forcing profiling: nothing new to profile
+    # a complete cache: re-enumerating the same candidates leaves nothing to profile
+    workflow.run("--forcerun", "enumerate_layers", "--until", "merge_lut")
+    assert _needed_todo(workflow) == (needed2, 0)
+
+    # forcing profiling re-runs the shards and everything downstream, not the sampling
     dry = workflow.run("-n", "--forcerun", "profile_layers", "--until", "partition_subspaces").stdout
     assert "profile_layers" in dry and "merge_lut" in dry and "sample_sobol" not in dry.split("Job stats")[-1]
     rulegraph = workflow.run("--rulegraph").stdout
