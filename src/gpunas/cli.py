@@ -74,6 +74,71 @@ def _space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_list(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    hub = Path(args.results) / "hub"
+    cards = sorted(hub.glob("*/card.json"), key=lambda p: int(p.parent.name.lstrip("s") or 0))
+    if not cards:
+        raise ValueError(f"{hub}: no hub cards (run the workflow first: snakemake --cores 2)")
+    measured: dict[str, float] = {}
+    validation = Path(args.results) / "validation" / "validation.csv"
+    if validation.exists():
+        import pandas as pd
+
+        val = pd.read_csv(validation)
+        measured = dict(zip(val["model"].astype(str), val["measured_ms"], strict=False))
+    tiers = [json.loads(c.read_text()) for c in cards]
+    for t in tiers:
+        t["measured_ms"] = measured.get(t["subspace"])
+    if args.json:
+        sys.stdout.write(json.dumps(tiers, indent=2) + "\n")
+        return 0
+    sys.stdout.write(
+        f"{'tier':<5}{'budget':>12}{'status':>12}{'top-1 %':>9}{'pred ms':>10}{'meas ms':>10}{'params':>11}  arch\n"
+    )
+    for t in tiers:
+        ok = t["status"] == "ok"
+        acc = f"{t['accuracy']:.2f}" if ok else "-"
+        pred = f"{t['predicted_ms']:.4f}" if ok else "-"
+        meas = f"{t['measured_ms']:.4f}" if t.get("measured_ms") is not None else "-"
+        params = f"{t['params']:,}" if ok and t.get("params", -1) >= 0 else "-"
+        what = t.get("arch") if ok else t.get("reason", "")
+        sys.stdout.write(
+            f"{t['subspace']:<5}{t['name']:>12}{t['status']:>12}{acc:>9}{pred:>10}{meas:>10}{params:>11}  {what}\n"
+        )
+    return 0
+
+
+def _lut_show(args: argparse.Namespace) -> int:
+    from gpunas.latency.lut import read_lut
+
+    df, meta = read_lut(args.lut)
+    slowest = df.sort_values("latency_ms", ascending=False).head(args.top)
+    info = {
+        "metadata": meta,
+        "keys": len(df),
+        "total_ms": float(df["latency_ms"].sum()),
+        "median_ms": float(df["latency_ms"].median()),
+        "median_cv": float(df["cv"].median()),
+        "slowest": slowest[["key", "latency_ms", "cv"]].to_dict("records"),
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
+        return 0
+    for key in ("slug", "backend", "device", "hardware", "precision", "batch", "threads", "padding", "classes",
+                "unit", "date"):  # fmt: skip
+        sys.stdout.write(f"{key:<10} {meta.get(key)}\n")
+    sys.stdout.write(f"{'versions':<10} {meta.get('versions')}\n{'protocol':<10} {meta.get('protocol')}\n")
+    sys.stdout.write(
+        f"keys       {len(df):,} (median {info['median_ms']:.4f} ms, median CV {info['median_cv']:.3f})\n"
+    )
+    sys.stdout.write(f"slowest {args.top}:\n")
+    for row in info["slowest"]:
+        sys.stdout.write(f"  {row['latency_ms']:10.4f} ms  cv {row['cv']:.3f}  {row['key']}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gpunas", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -97,6 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_describe)
+
+    p = sub.add_parser("hub", help="inspect a model hub")
+    hub_sub = p.add_subparsers(dest="hub_command", required=True)
+    q = hub_sub.add_parser("list", help="tiers: budget, accuracy, predicted and measured latency")
+    q.add_argument("results", metavar="RESULTS_DIR", help="the workflow's results directory")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_hub_list)
+
+    p = sub.add_parser("lut", help="inspect a latency lookup table")
+    lut_sub = p.add_subparsers(dest="lut_command", required=True)
+    q = lut_sub.add_parser("show", help="metadata, key count and slowest keys of a LUT")
+    q.add_argument("lut", metavar="LUT", help="path to a lut.parquet (or cache.parquet)")
+    q.add_argument("--top", type=int, default=10, help="slowest keys to list (default 10)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_lut_show)
 
     p = sub.add_parser("space", help="fields, choices and cardinality of a search space")
     p.add_argument("space", metavar="SPACE", help="space name or YAML path")

@@ -48,3 +48,39 @@ def test_describe_errors_are_one_line(capsys):
 def test_space_command(capsys):
     assert main(["space", "gpunet", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["dim"] == 41
+
+
+def test_hub_list_and_lut_show(tmp_path, capsys, tiny_space):
+    import numpy as np
+
+    from gpunas.latency.keys import keys_for_arch
+    from gpunas.latency.lut import keys_frame, write_table
+
+    for sub, card in {
+        "s0": {"subspace": "s0", "name": "< 0.2 ms", "status": "ok", "accuracy": 81.5, "predicted_ms": 0.15,
+               "params": 1234, "arch": "res32-x"},
+        "s1": {"subspace": "s1", "name": "< 0.4 ms", "status": "empty", "reason": "no sampled candidate"},
+    }.items():  # fmt: skip
+        (tmp_path / "hub" / sub).mkdir(parents=True)
+        (tmp_path / "hub" / sub / "card.json").write_text(json.dumps(card))
+    assert main(["hub", "list", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:6] == ["s0", "<", "0.2", "ms", "ok", "81.50"]
+    assert "empty" in out[2] and "no sampled candidate" in out[2]
+    assert main(["hub", "list", str(tmp_path), "--json"]) == 0
+    assert [t["status"] for t in json.loads(capsys.readouterr().out)] == ["ok", "empty"]
+
+    keys = keys_for_arch(tiny_space.decode([1] * 41), 10)
+    lut = keys_frame(np.array([k.code() for k in keys]), 1, "fp32")
+    lut = lut.assign(
+        latency_ms=np.arange(len(lut), dtype=float) + 1, mad_ms=0.0, cv=0.01, min_ms=1.0, repeats=5
+    )
+    write_table(
+        lut, {"slug": "x-cpu-fp32-b1", "backend": "onnxruntime", "unit": "ms"}, tmp_path / "lut.parquet"
+    )
+    assert main(["lut", "show", str(tmp_path / "lut.parquet"), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"keys       {len(lut)}" in out and "slowest 2:" in out
+    assert f"{float(len(lut)):10.4f} ms" in out  # the slowest key first
+    assert main(["lut", "show", str(tmp_path / "missing.parquet")]) == 2
+    assert "does not exist" in capsys.readouterr().err
