@@ -125,12 +125,13 @@ def train_candidate_job(
         metrics = base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")}
         metrics |= lookup_trial(space, entry, evaluator, seed)
     else:
-        spec = {"arch": entry["arch"], "data": data, "train": {k: v for k, v in train.items() if k != "inject_fault"},
+        skip = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries"}  # not the training's
+        spec = {"arch": entry["arch"], "data": data, "train": {k: v for k, v in train.items() if k not in skip},
                 "seed": seed, "threads": threads}  # fmt: skip
         fault = (train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}")
         if fault:
             spec["inject_fault"] = fault
-        result = run_trial(spec, outdir, threads, attempts)
+        result = run_trial(spec, outdir, threads, attempts, reuse=train.get("reuse_finished", True))
         metrics = (
             base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")} | result
         )

@@ -52,13 +52,35 @@ def describe_exit(code: int) -> str:
     return f"training process exited with status {code}"
 
 
-def run_trial(spec: dict[str, Any], outdir: Path, threads: int, attempts: int) -> dict[str, Any]:
+def finished_result(spec: dict[str, Any], outdir: Path) -> dict[str, Any] | None:
+    """The result of an earlier run of exactly this spec, if it finished (see :func:`run_trial`)."""
+    spec_path, result_path = outdir / "spec.json", outdir / "result.json"
+    if not (spec_path.exists() and result_path.exists()):
+        return None
+    try:
+        same = json.loads(spec_path.read_text()) == json.loads(json.dumps(spec))
+        return json.loads(result_path.read_text()) if same else None
+    except ValueError:
+        return None
+
+
+def run_trial(
+    spec: dict[str, Any], outdir: Path, threads: int, attempts: int, reuse: bool = True
+) -> dict[str, Any]:
     """Run the child; return its result, or a failed record once it has died ``attempts`` times.
 
-    Crashes are counted in ``crashes.jsonl`` beside the trial, so the count survives retries and
-    restarts of the workflow; the file is removed once a final result is written.
+    With ``reuse``, a result that the child already wrote for the identical spec is returned
+    without training again: a driver killed after a training finished, but before Snakemake
+    recorded the job, then loses nothing. Crashes are counted in ``crashes.jsonl`` beside the
+    trial, so the count survives retries and restarts; it is removed once a final result exists.
     """
     crashes_path = outdir / "crashes.jsonl"
+    if reuse and (earlier := finished_result(spec, outdir)) is not None:
+        log.info(
+            "reusing the finished training in %s (same spec); set train.reuse_finished: false to retrain",
+            outdir,
+        )
+        return earlier
     code, result = run_child(spec, outdir, threads)
     crashes = crashes_path.read_text().splitlines() if crashes_path.exists() else []
     if result is not None:
