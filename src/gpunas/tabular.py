@@ -124,3 +124,14 @@ class TableEvaluator:
             return np.array([table[int(c)] for c in np.asarray(vectors) @ mult])
         except KeyError as exc:
             raise ValueError(f"architecture code {exc} is not in the table") from None
+
+
+_EVALUATORS: dict[tuple[str, str, str, str], TableEvaluator] = {}
+
+
+def cached_evaluator(space: TableSpace, evaluator: dict[str, Any]) -> TableEvaluator:
+    """The CSV lookup of an ``evaluator: table`` config section, read once per process."""
+    key = (evaluator["csv"], evaluator["key"], evaluator["accuracy"], evaluator["latency"])
+    if key not in _EVALUATORS:
+        _EVALUATORS[key] = TableEvaluator.from_csv(evaluator["csv"], space, *key[1:])
+    return _EVALUATORS[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from gpunas.latency.partition import assign, budget_edges, partition, plot_histo
 from gpunas.latency.protocol import Protocol, measure
 from gpunas.sampling import sobol_vectors
 from gpunas.space import SearchSpace, load_space
+from gpunas.tabular import cached_evaluator
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +218,6 @@ def check_lut_fidelity(
 
 
 def read_correction(path: str | Path) -> Correction:
-    import json
-
     try:
         doc = json.loads(Path(path).read_text())
         c = doc["correction"]
@@ -241,7 +241,7 @@ def estimate_latency(
     _, vectors, smeta = read_samples(sp, samples)
     corr = Correction()
     if evaluator and evaluator.get("type") == "table":
-        ev = table_evaluator(sp, evaluator)
+        ev = cached_evaluator(sp, evaluator)
         raw = ev.latency[ev.rows_for(vectors)]
         layers = np.zeros(len(raw), dtype=np.int64)
     else:
@@ -256,19 +256,6 @@ def estimate_latency(
     log.info(
         "costed %d candidates: predicted %.3f..%.3f ms", len(predicted), predicted.min(), predicted.max()
     )
-
-
-def table_evaluator(space: Any, evaluator: dict[str, Any]) -> Any:
-    """The CSV lookup of ``evaluator: table`` (cached per process)."""
-    from gpunas.tabular import TableEvaluator
-
-    key = (evaluator["csv"], evaluator["key"], evaluator["accuracy"], evaluator["latency"])
-    if key not in _TABLES:
-        _TABLES[key] = TableEvaluator.from_csv(evaluator["csv"], space, *key[1:])
-    return _TABLES[key]
-
-
-_TABLES: dict[tuple, Any] = {}
 
 
 def partition_subspaces(

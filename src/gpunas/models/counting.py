@@ -105,20 +105,20 @@ def arch_stats(arch: Architecture, num_classes: int = 1000, padding: str = "same
     params, macs = head_cost(arch.num_features, arch.head_width, num_classes, hw)
     rows.append(
         LayerStats(
-            "head",
-            "head",
-            arch.num_features,
-            num_classes,
-            1,
-            1,
-            1,
-            "relu",
-            False,
-            len(arch.stages) and arch.stages[-1].index + 1,
-            hw,
-            1,
-            params,
-            macs,
+            name="head",
+            block="head",
+            in_channels=arch.num_features,
+            out_channels=num_classes,
+            kernel=1,
+            stride=1,
+            expansion=1,
+            act="relu",
+            se=False,
+            stage=arch.stages[-1].index + 1,
+            in_hw=hw,
+            out_hw=1,
+            params=params,
+            macs=macs,
         )
     )
     return rows

@@ -16,6 +16,7 @@ from gpunas.latency.steps import read_samples
 from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
 from gpunas.search.trial import run_trial
 from gpunas.space import load_space
+from gpunas.tabular import cached_evaluator
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = [
@@ -145,9 +146,7 @@ def lookup_trial(
     space: str | Path, entry: dict[str, Any], evaluator: dict[str, Any], seed: int
 ) -> dict[str, Any]:
     """A trial of ``evaluator: table``: the CSV's accuracy of the proposed architecture."""
-    from gpunas.latency.steps import table_evaluator
-
-    ev = table_evaluator(load_space(space), evaluator)
+    ev = cached_evaluator(load_space(space), evaluator)
     row = int(ev.rows_for(np.array([entry["encoding"]]))[0])
     return {"status": "complete", "reason": "", "val_top1": float(ev.accuracy[row]), "val_loss": None,
             "wall_s": 0.0, "params": -1, "macs": -1, "seed": seed, "table_row": row}  # fmt: skip
