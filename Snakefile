@@ -10,10 +10,16 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/space.smk"
 include: "rules/latency.smk"
 include: "rules/search.smk"
+include: "rules/baselines.smk"
+include: "rules/validation.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -1,5 +1,5 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
-from gpunas.datasets.loader import check_source
+from gpunas.baselines import families_for
 from gpunas.latency.partition import check_spec, subspace_ids
 from gpunas.latency.steps import resolve_slug
 from gpunas.space import load_space
@@ -7,8 +7,8 @@ from snakemake.utils import validate
 
 validate(config, "../config/schema.yaml")
 check_spec(config["subspaces"])
-if config["evaluator"]["type"] == "train":
-    check_source(config["data"]["source"])
+# The dataset is checked by rule check_dataset before any training (not here: a dry-run of a
+# real-scale config must work on a machine without the data).
 
 SPACE = load_space(config["space"])
 # evaluator: table looks accuracy and latency up in a CSV (no profiling, no training).
@@ -16,10 +16,18 @@ IS_TABLE = config["evaluator"]["type"] == "table"
 # The LUT path names the device: backend + hardware + precision + batch.
 SLUG = "table" if IS_TABLE else resolve_slug(config["latency"])
 SUBSPACES = subspace_ids(config["subspaces"])
+# Baselines need a LUT and training: off in table mode.
+BASELINES = config["baselines"]["enabled"] and not IS_TABLE
+FAMILIES = (
+    [f.name for f in families_for(SPACE, config["baselines"]["families"])]
+    if BASELINES
+    else []
+)
 
 
 wildcard_constraints:
     device=r"[a-z0-9][a-z0-9\-]*",
+    family=r"[a-z0-9_]+",
     shard=r"\d{3}",
     subspace=r"s\d+",
     round=r"\d{2}",
@@ -118,6 +126,32 @@ def get_hub_dirs():
     return [f"results/hub/{s}" for s in SUBSPACES]
 
 
+def get_baselines_config():
+    """Baseline families whose layer keys join the LUT (none in table mode)."""
+    return config["baselines"] if BASELINES else {"enabled": False}
+
+
+def get_baseline_metrics():
+    return [
+        f"results/baselines/{family}/{s}/metrics.json"
+        for family in FAMILIES
+        for s in SUBSPACES
+    ]
+
+
+def get_dataset_check():
+    """Training jobs wait for rule check_dataset (table mode trains nothing)."""
+    return [] if IS_TABLE else "results/data/dataset.json"
+
+
+def get_validation_table():
+    return [] if IS_TABLE else "results/validation/validation.csv"
+
+
+def get_baselines_table():
+    return "results/baselines/comparison.csv" if BASELINES else []
+
+
 def get_final_outputs():
     """Everything `rule all` builds."""
     return [
@@ -125,4 +159,7 @@ def get_final_outputs():
         "results/subspaces/subspaces.json",
         *([] if IS_TABLE else [get_fidelity()]),
         "results/hub/hub.json",
+        *([] if IS_TABLE else ["results/validation/validation.csv"]),
+        *(["results/baselines/comparison.csv"] if BASELINES else []),
+        "results/report/space.html",
     ]

@@ -37,6 +37,7 @@ rule enumerate_layers:
         latency=lookup(dpath="latency", within=config),
         classes=lookup(dpath="classes", within=config),
         cache=get_lut_cache,
+        baselines=get_baselines_config(),
     script:
         "../workflow_scripts/enumerate_layers.py"
 
@@ -94,7 +95,7 @@ rule check_lut_fidelity:
         plot=report(
             "results/lut/{device}/fidelity.png",
             caption="../report/fidelity.rst",
-            category="Latency phase",
+            category="2. Latency phase",
         ),
     log:
         "logs/check_lut_fidelity/{device}.log",
@@ -149,7 +150,7 @@ rule partition_subspaces:
         plot=report(
             "results/subspaces/latency_hist.png",
             caption="../report/latency_hist.rst",
-            category="Latency phase",
+            category="2. Latency phase",
         ),
     log:
         "logs/partition_subspaces.log",

@@ -2,6 +2,22 @@
 # job; the history grows one round at a time; the best of each sub-space forms the model hub.
 
 
+rule check_dataset:
+    output:
+        dataset="results/data/dataset.json",
+    log:
+        "logs/check_dataset.log",
+    priority: 100
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        data=lookup(dpath="data", within=config),
+        per_class=20,
+    script:
+        "../workflow_scripts/check_dataset.py"
+
+
 rule propose_candidates:
     input:
         space=get_space_path(),
@@ -29,6 +45,7 @@ rule train_candidate:
     input:
         space=get_space_path(),
         proposals="results/search/{subspace}/r{round}/proposals.json",
+        dataset=get_dataset_check(),
     output:
         metrics="results/search/{subspace}/r{round}/s{slot}/metrics.json",
     log:
@@ -100,12 +117,12 @@ rule summarize_search:
         scatter=report(
             "results/hub/accuracy_vs_latency.png",
             caption="../report/accuracy_vs_latency.rst",
-            category="Search",
+            category="3. Search",
         ),
         progress=report(
             "results/hub/progress.png",
             caption="../report/progress.rst",
-            category="Search",
+            category="3. Search",
         ),
     log:
         "logs/summarize_search.log",

@@ -12,6 +12,7 @@ run_step(
     classes=snakemake.params.classes,
     slug=snakemake.wildcards.device,
     cache=snakemake.params.cache,
+    baselines=snakemake.params.baselines,
     output_keys=snakemake.output.needed,
     output_todo=snakemake.output.todo,
 )

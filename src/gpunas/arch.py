@@ -8,9 +8,16 @@ String form (one token per stage, ``-`` between tokens)::
 
     res320-s0_conv_n1_k3_s2_c32_swish-s1_conv_n2_k3_s1_c32_relu-...-s6_ir_n2_k3_s2_e5_c704_relu_se-head1280
 
-Token fields: ``s<stage>``, block (``conv``/``fir``/``ir``), ``n<layers>``, ``k<kernel>``,
-``s<stride>``, ``e<expansion>`` (inverted residual blocks only), ``c<out channels>``, activation,
-and a trailing ``se`` when squeeze-and-excitation is on.
+Token fields: ``s<stage>``, block (``conv``/``fir``/``ir``, and the hand-designed baselines'
+``xx``/``bl``), ``n<layers>``, ``k<kernel>``, ``s<stride>``, ``e<expansion>`` (blocks with an
+expansion or reduction ratio only), ``c<out channels>``, activation, and a trailing ``se`` when
+squeeze-and-excitation is on.
+
+Block types: ``conv`` (conv-BN-act), ``fused_irb`` and ``irb`` (GPUNet's search space), and two
+residual blocks of hand-designed networks used as baselines: ``basic`` (GENet XX / ResNet basic
+block: two full kxk convs) and ``bottleneck`` (GENet BL / ResNet bottleneck: 1x1 -> kxk -> 1x1 with
+``mid = out / expansion``). A ``conv`` layer whose kernel equals its stride (e.g. k2 s2) is a
+space-to-depth ("patchify") convolution, as in EfficientNet-X.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-BLOCK_TYPES = ("conv", "fused_irb", "irb")
+BLOCK_TYPES = ("conv", "fused_irb", "irb", "basic", "bottleneck")
 ACTIVATIONS = ("relu", "swish")
-_SHORT = {"conv": "conv", "fused_irb": "fir", "irb": "ir"}
+_SHORT = {"conv": "conv", "fused_irb": "fir", "irb": "ir", "basic": "xx", "bottleneck": "bl"}
+# blocks whose token carries e<expansion> (an expansion ratio, or the bottleneck's reduction)
+EXPANDING = ("fused_irb", "irb", "bottleneck")
 _LONG = {v: k for k, v in _SHORT.items()}
 
 
@@ -40,7 +49,7 @@ class LayerConfig:
 
     @property
     def residual(self) -> bool:
-        """Identity shortcut: inverted residual blocks with stride 1 and in == out."""
+        """Identity shortcut: residual blocks with stride 1 and in == out."""
         return self.block != "conv" and self.stride == 1 and self.in_channels == self.out_channels
 
 
@@ -67,15 +76,20 @@ class StageConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"stage {self.index}: {name} must be a positive integer, got {value!r}")
-        if self.kernel % 2 == 0:
-            raise ValueError(f"stage {self.index}: kernel must be odd, got {self.kernel}")
-        if self.block == "conv" and (self.expansion != 1 or self.se):
-            raise ValueError(f"stage {self.index}: conv stages take no expansion or SE")
+        if self.kernel % 2 == 0 and not (self.block == "conv" and self.kernel == self.stride):
+            raise ValueError(
+                f"stage {self.index}: kernel must be odd (or equal to the stride for a space-to-depth "
+                f"conv), got {self.kernel}"
+            )
+        if self.block in ("conv", "basic") and (self.expansion != 1 or self.se):
+            raise ValueError(f"stage {self.index}: {self.block} stages take no expansion or SE")
+        if self.block == "bottleneck" and self.se:
+            raise ValueError(f"stage {self.index}: bottleneck stages take no SE")
 
     def token(self) -> str:
         parts = [f"s{self.index}", _SHORT[self.block], f"n{self.layers}", f"k{self.kernel}"]
         parts.append(f"s{self.stride}")
-        if self.block != "conv":
+        if self.block in EXPANDING:
             parts.append(f"e{self.expansion}")
         parts += [f"c{self.out_channels}", self.act]
         if self.se:
@@ -84,7 +98,7 @@ class StageConfig:
 
 
 _TOKEN = re.compile(
-    r"^s(?P<index>\d+)_(?P<block>conv|fir|ir)_n(?P<layers>\d+)_k(?P<kernel>\d+)_s(?P<stride>\d+)"
+    r"^s(?P<index>\d+)_(?P<block>conv|fir|ir|xx|bl)_n(?P<layers>\d+)_k(?P<kernel>\d+)_s(?P<stride>\d+)"
     r"(?:_e(?P<expansion>\d+))?_c(?P<out>\d+)_(?P<act>relu|swish)(?P<se>_se)?$"
 )
 
@@ -156,7 +170,7 @@ class Architecture:
             if m is None:
                 raise ValueError(
                     f"arch string: stage token {tok!r} does not match "
-                    "s<i>_<conv|fir|ir>_n<layers>_k<kernel>_s<stride>[_e<exp>]_c<ch>_<relu|swish>[_se]"
+                    "s<i>_<conv|fir|ir|xx|bl>_n<layers>_k<kernel>_s<stride>[_e<exp>]_c<ch>_<relu|swish>[_se]"
                 )
             stages.append(
                 StageConfig(

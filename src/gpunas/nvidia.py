@@ -22,6 +22,9 @@ LAYER_KEYS = ("num_in_channels", "num_out_channels", "stride", "kernel_size", "a
 
 def to_nvidia(arch: Architecture, num_classes: int = 1000) -> list[dict[str, Any]]:
     """The layer list of ``arch``; the stem (first stage) becomes the ``head`` record."""
+    foreign = sorted({st.block for st in arch.stages} - set(LAYER_TYPES))
+    if foreign:
+        raise ValueError(f"NVIDIA's layer format has no {foreign} layers (only {list(LAYER_TYPES)})")
     records: list[dict[str, Any]] = [
         {"layer_type": "data", "img_resolution": arch.resolution, "distill": False}
     ]

@@ -67,7 +67,8 @@ def test_residual_rules_and_drop_path():
 
 def test_registry_rejects_unknown():
     with pytest.raises(
-        ValueError, match="unknown block type 'mbconv'; registered: \\['conv', 'fused_irb', 'irb'\\]"
+        ValueError,
+        match="unknown block type 'mbconv'; registered: \\['basic', 'bottleneck', 'conv', 'fused_irb', 'irb'\\]",
     ):
         create_block("mbconv", 8, 8, kernel=3, stride=1, act="relu")
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):

@@ -76,7 +76,9 @@ def test_hub_list_and_lut_show(tmp_path, capsys, tiny_space):
         latency_ms=np.arange(len(lut), dtype=float) + 1, mad_ms=0.0, cv=0.01, min_ms=1.0, repeats=5
     )
     write_table(
-        lut, {"slug": "x-cpu-fp32-b1", "backend": "onnxruntime", "unit": "ms"}, tmp_path / "lut.parquet"
+        lut,
+        {"slug": "x-cpu-fp32-b1", "backend": "onnxruntime", "unit": "ms", "key_layout": 2},
+        tmp_path / "lut.parquet",
     )
     assert main(["lut", "show", str(tmp_path / "lut.parquet"), "--top", "2"]) == 0
     out = capsys.readouterr().out

@@ -18,6 +18,7 @@ META = {
     "padding": "same",
     "classes": 10,
     "unit": "ms",
+    "key_layout": 2,
 }
 
 
@@ -99,6 +100,10 @@ def test_lut_round_trip_and_foreign_device_refused(tmp_path, tiny_space):
     assert meta["unit"] == "ms" and len(df) == len(lut)
     with pytest.raises(ValueError, match="refusing to mix devices or backends"):
         read_lut(path, expect_slug="tensorrt-nvidia-a100-fp16-b1")
+    # a table of the older key-code layout would decode into wrong keys: refused, not read
+    write_table(lut, {**META, "key_layout": 1}, path)
+    with pytest.raises(ValueError, match="uses key layout 1, this gpunas uses 2"):
+        read_lut(path, expect_slug=META["slug"])
 
 
 def test_corrupt_and_truncated_lut(tmp_path, tiny_space):

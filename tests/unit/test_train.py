@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from gpunas.arch import Architecture
-from gpunas.datasets.loader import load_split
+from gpunas.datasets.loader import check_dataset, load_split
 from gpunas.train import TrainConfig, train_candidate
 
 SMALL = {"train_images": 120, "val_images": 60, "split_seed": 0}
@@ -76,9 +76,14 @@ def test_bad_datasets_get_clear_errors(tmp_path):
         load_split(str(tmp_path / "nolabels.npz"), train_images=5, val_images=5)
     (tmp_path / "f" / "a").mkdir(parents=True)
     (tmp_path / "f" / "b").mkdir()
-    (tmp_path / "f" / "a" / "x.png").write_bytes(b"not a png")
-    (tmp_path / "f" / "b" / "y.png").write_bytes(b"not a png")
+    for name in ("a/x.png", "a/x2.png", "b/y.png", "b/y2.png"):
+        (tmp_path / "f" / name).write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"x2?.png: unreadable image"):
+        load_split(str(tmp_path / "f"), train_images=2, val_images=2)
     with pytest.raises(ValueError, match=r"x.png: unreadable image"):
-        load_split(str(tmp_path / "f"), train_images=1, val_images=1)
+        check_dataset(str(tmp_path / "f"), 8, 20, tmp_path / "d.json")
+    with pytest.raises(ValueError, match="needs at least 2 classes, found 1"):
+        check_dataset(str(tmp_path / "one.npz"), 8, 20, tmp_path / "d.json")
+    assert not (tmp_path / "d.json").exists()
     with pytest.raises(ValueError, match="exceeds the 10000 images"):
         load_split("animal_mnist", train_images=9000, val_images=2000)

@@ -10,6 +10,7 @@ from gpunas.latency.lut import write_table
 
 FAST = {
     "sampling": {"m": 5},
+    "baselines": {"enabled": False, "families": ["resnet"], "phis": [0]},
     "fidelity": {"per_subspace": 3, "protocol": {"repeats": 5, "warmup": 2, "runs": 5}},
 }
 

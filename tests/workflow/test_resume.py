@@ -11,7 +11,12 @@ import pytest
 
 from .test_search_rules import MINI
 
-RESUME = {**MINI, "train": {**MINI["train"], "inject_fault": {}}, "search": {**MINI["search"], "rounds": 3}}
+RESUME = {
+    **MINI,
+    "train": {**MINI["train"], "inject_fault": {}},
+    "search": {**MINI["search"], "rounds": 3},
+    "baselines": {**MINI["baselines"], "enabled": False},
+}
 
 
 def _trainings(trial_dir):

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
+from ..conftest import ROOT
+
 MINI = {
     "sampling": {"m": 5},
     "latency": {
@@ -22,7 +24,18 @@ MINI = {
         "retries": 1, "inject_fault": {"s0/0/1": "nan", "s1/0/0": "raise", "s1/1/1": "kill"},
     },
     "search": {"strategy": "bo", "rounds": 2, "batch": 2, "init_rounds": 1, "pool": 64},
+    "baselines": {"enabled": True, "families": ["resnet", "genet"], "phis": [-6, -3]},
+    "report": {"strategy_benchmark": str(ROOT / "benchmarks/results/tabular.json")},
 }  # fmt: skip
+
+REPORT_SECTIONS = [
+    "1. Search space",
+    "2. Latency phase",
+    "3. Search",
+    "4. Baselines",
+    "5. Validation",
+    "6. Model hub",
+]
 
 
 @pytest.mark.slow
@@ -62,3 +75,31 @@ def test_search_end_to_end_with_failures(workflow):
     summary = json.loads((res / "hub/hub.json").read_text())
     assert summary["trials"] == 8 and summary["failed"] == 3
     assert (res / "hub/accuracy_vs_latency.png").exists() and (res / "hub/progress.png").exists()
+
+    # validation: every hub model measured end to end on the validation backend (ORT CPU here)
+    val = pd.read_csv(res / "validation/validation.csv")
+    assert list(val["model"]) == ["s0", "s1"] and (val["backend"] == "onnxruntime").all()
+    assert (val["measured_ms"] > 0).all() and val["error_pct"].notna().all()
+    assert set(val["inside_budget"]) <= {"yes", "no"}
+    assert ((val["measured_ms"] < val["budget_ms"]) == (val["inside_budget"] == "yes")).all()
+
+    # baselines: picked inside each budget, trained with the same proxy, compared per budget
+    picks = json.loads((res / "baselines/baselines.json").read_text())["picks"]
+    assert set(picks) == {f"{f}/{s}" for f in ("resnet", "genet") for s in ("s0", "s1")}
+    budgets = {s["id"]: s["hi_ms"] for s in sub}
+    for key, p in picks.items():
+        m = json.loads((res / f"baselines/{key}/metrics.json").read_text())
+        assert m["status"] == ("skipped" if p["skip"] else "complete"), (key, m)
+        if not p["skip"]:
+            assert p["predicted_ms"] < budgets[p["subspace"]] and m["val_top1"] > 0
+    cmp = pd.read_csv(res / "baselines/comparison.csv")
+    assert list(cmp["subspace"]) == ["s0", "s1"]
+    assert (res / "baselines/pareto.png").stat().st_size > 10_000
+
+    # the report: `snakemake --report results/report.html` with every section
+    workflow.run("--report", "results/report.html")
+    report = (res / "report.html").read_text()
+    for section in REPORT_SECTIONS:
+        assert section in report, section
+    for page in ("space.html", "hub_cards.html", "validation.html", "baselines.html", "bo_vs_random.png"):
+        assert page in report, page

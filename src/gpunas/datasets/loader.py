@@ -84,25 +84,8 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
 
 
 def load_folders(root: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    from PIL import Image, UnidentifiedImageError
-
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    if not class_dirs:
-        raise ValueError(f"{root}: no class sub-directories (expected root/<class>/<image files>)")
-    images, labels = [], []
-    for label, cdir in enumerate(class_dirs):
-        files = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        for f in files:
-            try:
-                with Image.open(f) as img:
-                    img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
-                    images.append(np.asarray(img, dtype=np.uint8).transpose(2, 0, 1))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise ValueError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
-            labels.append(label)
-    return np.stack(images), np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
+    files, labels, classes = list_folders(root)
+    return decode(files, image_size), labels, classes
 
 
 def load_images(source: str, image_size: int = 64) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
@@ -121,8 +104,53 @@ def load_images(source: str, image_size: int = 64) -> tuple[np.ndarray, np.ndarr
     return images, labels, classes, str(path)
 
 
+def check_dataset(source: str, image_size: int, per_class: int, output: str | Path) -> dict:
+    """Rule check_dataset: the data exists, has >= 2 classes, and its images decode.
+
+    Runs before any training job (so a bad path or an unreadable image fails once, early, with
+    one message) but not at DAG-build time, so a dry-run of a real-scale config works on a
+    machine without the data. For class folders, ``per_class`` images of each class are decoded
+    (all of them would take hours on ImageNet); .npz files and the embedded set are read whole.
+    """
+    from gpunas.io import atomic_write_json
+
+    path = Path(source)
+    if source not in BUILTIN and path.is_dir():
+        from PIL import Image, UnidentifiedImageError
+
+        check_source(source)
+        class_dirs = sorted(p for p in path.iterdir() if p.is_dir())
+        counts = {}
+        for cdir in class_dirs:
+            files = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ValueError(
+                    f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
+                )
+            for f in files[:per_class]:
+                try:
+                    with Image.open(f) as img:
+                        img.convert("RGB").load()
+                except (UnidentifiedImageError, OSError) as exc:
+                    raise ValueError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
+            counts[cdir.name] = len(files)
+        desc = str(path)
+    else:
+        _, labels, classes, desc = load_images(source, image_size)
+        counts = {classes[c]: int((labels == c).sum()) for c in np.unique(labels)}
+    if len(counts) < 2:
+        raise ValueError(
+            f"data.source {source!r}: needs at least 2 classes, found {len(counts)} ({sorted(counts)})"
+        )
+    doc = {"source": source, "description": desc, "classes": len(counts), "images": sum(counts.values()),
+           "per_class": counts}  # fmt: skip
+    atomic_write_json(output, doc)
+    log.info("dataset %s: %d classes, %d images", desc, doc["classes"], doc["images"])
+    return doc
+
+
 def check_source(source: str) -> None:
-    """Cheap check at DAG-build time, so a bad path fails before any job starts."""
+    """Cheap check that ``source`` names the embedded set, an existing .npz or a directory."""
     if source in BUILTIN:
         return
     path = Path(source)
@@ -134,11 +162,10 @@ def check_source(source: str) -> None:
         raise ValueError(f"data.source: {source!r} is neither a directory nor an .npz file")
 
 
-def load_split(
-    source: str, *, train_images: int, val_images: int, split_seed: int = 0, image_size: int = 64
-) -> Split:
-    """A fixed, stratified train/validation split of at most the requested sizes."""
-    images, labels, classes, desc = load_images(source, image_size)
+def stratified_split(
+    labels: np.ndarray, train_images: int, val_images: int, split_seed: int, source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, val indices): fixed by ``split_seed``, classes interleaved in every prefix."""
     present = np.unique(labels)
     if len(present) < 2:
         raise ValueError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
@@ -155,8 +182,59 @@ def load_split(
     ranks = np.concatenate([np.arange(len(idx)) for idx in by_class])
     members = np.concatenate(by_class)
     members = members[np.lexsort((rng.random(len(members)), ranks))]
-    val_idx, train_idx = members[:val_images], members[val_images : val_images + train_images]
+    return members[val_images : val_images + train_images], members[:val_images]
+
+
+def list_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
+    """Image files and labels of a class-folder dataset, without decoding anything."""
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise ValueError(f"{root}: no class sub-directories (expected root/<class>/<image files>)")
+    files, labels = [], []
+    for label, cdir in enumerate(class_dirs):
+        found = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise ValueError(f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        files += found
+        labels += [label] * len(found)
+    return files, np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
+
+
+def decode(files: list[Path], image_size: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    out = np.empty((len(files), 3, image_size, image_size), dtype=np.uint8)
+    for i, f in enumerate(files):
+        try:
+            with Image.open(f) as img:
+                img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
+                out[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ValueError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
+    return out
+
+
+def load_split(
+    source: str, *, train_images: int, val_images: int, split_seed: int = 0, image_size: int = 64
+) -> Split:
+    """A fixed, stratified train/validation split of at most the requested sizes.
+
+    Class folders are split on the file list and only the chosen images are decoded, so a
+    proxy subset of ImageNet costs its own size, not the whole set's.
+    """
+    if source not in BUILTIN and Path(source).is_dir():
+        files, labels, classes = list_folders(Path(source))
+        train_idx, val_idx = stratified_split(labels, train_images, val_images, split_seed, source)
+        desc = source
+        x_train, x_val = (
+            decode([files[i] for i in train_idx], image_size),
+            decode([files[i] for i in val_idx], image_size),
+        )
+    else:
+        images, labels, classes, desc = load_images(source, image_size)
+        train_idx, val_idx = stratified_split(labels, train_images, val_images, split_seed, source)
+        x_train, x_val = images[train_idx], images[val_idx]
     log.info(
         "data %s: %d train / %d val images, %d classes", desc, len(train_idx), len(val_idx), len(classes)
     )
-    return Split(images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], classes, desc)
+    return Split(x_train, labels[train_idx], x_val, labels[val_idx], classes, desc)

@@ -147,15 +147,16 @@ class _OrtRunner(Runner):
 
         self.session = session
         x = np.random.default_rng(0).random(shape, dtype=np.float32)
-        out = session.run(None, {"input": x})[0]
+        in_name, out_name = session.get_inputs()[0].name, session.get_outputs()[0].name
+        out = session.run(None, {in_name: x})[0]
         ort_device = "cpu" if device == "cpu" else "cuda"
         self._keep = [
             ort.OrtValue.ortvalue_from_numpy(x, ort_device, 0),
             ort.OrtValue.ortvalue_from_numpy(np.empty_like(out), ort_device, 0),
         ]
         self.binding = session.io_binding()
-        self.binding.bind_ortvalue_input("input", self._keep[0])
-        self.binding.bind_ortvalue_output("output", self._keep[1])
+        self.binding.bind_ortvalue_input(in_name, self._keep[0])
+        self.binding.bind_ortvalue_output(out_name, self._keep[1])
 
     def time(self, runs: int, warmup: int) -> np.ndarray:
         run, binding = self.session.run_with_iobinding, self.binding
@@ -436,8 +437,12 @@ class TensorRTBackend(Backend):
     def versions(self) -> dict[str, str | None]:
         return {"tensorrt": import_tensorrt().__version__, "onnx": _version("onnx")}
 
-    def build_engine(self, model_bytes: bytes) -> bytes:
-        """ONNX parser -> builder config (FP16 flag) -> serialized engine."""
+    def build_engine(self, model_bytes: bytes, shape: list[int] | None = None) -> bytes:
+        """ONNX parser -> builder config (FP16 flag) -> serialized engine.
+
+        ``shape`` fixes dynamic input dimensions (an exported model's batch axis) with an
+        optimization profile whose min = opt = max = ``shape``.
+        """
         trt = import_tensorrt()
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
@@ -452,6 +457,12 @@ class TensorRTBackend(Backend):
         )
         if self.precision == "fp16":
             config.set_flag(trt.BuilderFlag.FP16)
+        inputs = [network.get_input(i) for i in range(network.num_inputs)] if shape is not None else []
+        if any(-1 in tuple(t.shape) for t in inputs):
+            profile = builder.create_optimization_profile()
+            for t in inputs:
+                profile.set_shape(t.name, shape, shape, shape)
+            config.add_optimization_profile(profile)
         engine = builder.build_serialized_network(network, config)
         if engine is None:
             raise RuntimeError("TensorRT failed to build an engine (see its log above)")

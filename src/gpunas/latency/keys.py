@@ -21,11 +21,14 @@ from gpunas.arch import Architecture
 from gpunas.models.blocks_math import conv_padding
 from gpunas.space import STAGE_FIELDS, SearchSpace
 
-KEY_TYPES = ("conv", "fused_irb", "irb", "head")
+KEY_TYPES = ("conv", "fused_irb", "irb", "head", "basic", "bottleneck")
 ACTS = ("relu", "swish")
-# bit layout of a key code: (name, bits), low bits first
+# Version of the code layout below, stored in every LUT's metadata: a table written with another
+# layout decodes into wrong keys, so it is refused instead of being read.
+KEY_LAYOUT = 2
+# bit layout of a key code: (name, bits), low bits first (63 bits: codes are non-negative int64)
 _LAYOUT = (
-    ("type", 2),
+    ("type", 3),
     ("cin", 12),
     ("cout", 12),
     ("hw", 11),
@@ -34,7 +37,7 @@ _LAYOUT = (
     ("expansion", 4),
     ("act", 1),
     ("se", 1),
-    ("classes", 14),
+    ("classes", 13),
 )
 _SHIFT: dict[str, int] = {}
 _pos = 0
@@ -60,7 +63,7 @@ class LayerKey:
 
     @property
     def residual(self) -> bool:
-        return self.type in ("fused_irb", "irb") and self.stride == 1 and self.cin == self.cout
+        return self.type not in ("conv", "head") and self.stride == 1 and self.cin == self.cout
 
     def name(self, batch: int, precision: str) -> str:
         """Readable key, e.g. ``irb-i64-o64-h14-k3-s1-e4-swish-se1-res1-b1-fp32``."""

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gpunas.io import atomic_write_with
-from gpunas.latency.keys import LayerKey, unpack_codes
+from gpunas.latency.keys import KEY_LAYOUT, LayerKey, unpack_codes
 
 META_KEY = b"gpunas"
 LUT_COLUMNS = ("code", "key", "latency_ms", "mad_ms", "cv", "min_ms", "repeats")
@@ -79,6 +79,11 @@ def read_lut(path: str | Path, expect_slug: str | None = None) -> tuple[pd.DataF
     missing = [c for c in LUT_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"LUT {path} lacks columns {missing}")
+    if meta.get("key_layout", 1) != KEY_LAYOUT:
+        raise ValueError(
+            f"LUT {path} uses key layout {meta.get('key_layout', 1)}, this gpunas uses {KEY_LAYOUT}: "
+            "its key codes cannot be read; delete it (and the device's cache.parquet) and profile again"
+        )
     if meta.get("unit") != "ms":
         raise ValueError(f"LUT {path}: unit is {meta.get('unit')!r}, expected 'ms'")
     if expect_slug is not None and meta.get("slug") != expect_slug:
@@ -93,7 +98,17 @@ def read_lut(path: str | Path, expect_slug: str | None = None) -> tuple[pd.DataF
 
 def check_compatible(a: dict[str, Any], b: dict[str, Any], where: str) -> None:
     """Refuse to combine measurements of different slugs, hardware or protocols."""
-    for key in ("slug", "hardware", "backend", "precision", "batch", "padding", "classes", "unit"):
+    for key in (
+        "slug",
+        "hardware",
+        "backend",
+        "precision",
+        "batch",
+        "padding",
+        "classes",
+        "unit",
+        "key_layout",
+    ):
         if a.get(key) != b.get(key):
             raise ValueError(
                 f"{where}: {key} {b.get(key)!r} differs from {a.get(key)!r}: refusing to mix LUT entries"
@@ -113,6 +128,7 @@ def lut_metadata(
         "options": backend_info.get("options", {}),
         "classes": classes,
         "unit": "ms",
+        "key_layout": KEY_LAYOUT,
         "protocol": protocol,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from gpunas.arch import Architecture
 from gpunas.latency.keys import LayerKey, keys_for_arch
-from gpunas.models.blocks_math import conv_padding, make_divisible, se_channels
+from gpunas.models.blocks_math import bottleneck_channels, conv_padding, make_divisible, se_channels
 
 OPSET = 17
 
@@ -75,6 +75,8 @@ class GraphBuilder:
         pad = conv_padding(key.kernel, key.stride, key.type, padding)
         if key.type == "conv":
             return self.act(self.conv(x, key.cin, key.cout, key.kernel, key.stride, pad), key.act)
+        if key.type in ("basic", "bottleneck"):
+            return self.post_act_residual(x, key, pad)
         mid = make_divisible(key.cin * key.expansion)
         if key.type == "fused_irb":
             y = self.act(self.conv(x, key.cin, mid, key.kernel, key.stride, pad), key.act)
@@ -87,6 +89,20 @@ class GraphBuilder:
             y = self.se(y, mid, se_channels(mid, key.expansion), key.act)
         y = self.conv(y, mid, key.cout, 1)
         return self.node("Add", [x, y]) if key.residual else y
+
+    def post_act_residual(self, x: str, key: LayerKey, pad: int) -> str:
+        """basic / bottleneck blocks: act(body(x) + shortcut(x)), projection when not identity."""
+        k, s = key.kernel, key.stride
+        if key.type == "basic":
+            y = self.act(self.conv(x, key.cin, key.cout, k, s, pad), key.act)
+            y = self.conv(y, key.cout, key.cout, k, 1, (k - 1) // 2)
+        else:
+            mid = bottleneck_channels(key.cout, key.expansion)
+            y = self.act(self.conv(x, key.cin, mid, 1), key.act)
+            y = self.act(self.conv(y, mid, mid, k, s, pad), key.act)
+            y = self.conv(y, mid, key.cout, 1)
+        short = x if key.residual else self.conv(x, key.cin, key.cout, 1, s)
+        return self.act(self.node("Add", [short, y]), key.act)
 
     def model(self, x: str, y: str, in_shape: list[int], out_shape: list[int]) -> onnx.ModelProto:
         self.nodes.append(helper.make_node("Identity", [y], ["output"]))

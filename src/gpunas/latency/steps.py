@@ -108,8 +108,10 @@ def enumerate_layers(
     cache: str | Path,
     output_keys: str | Path,
     output_todo: str | Path,
+    baselines: dict[str, Any] | None = None,
 ) -> tuple[int, int]:
-    """Keys needed (by the samples, or all keys of the space) and those not yet in the cache."""
+    """Keys needed (by the samples, or all keys of the space, plus the baselines' variants) and
+    those not yet in the cache."""
     sp = load_space(space)
     padding = cfg.get("padding", "same")
     if cfg["keys"] == "space":
@@ -119,6 +121,12 @@ def enumerate_layers(
             raise ValueError("latency.keys: samples needs the Sobol samples")
         _, vectors, _ = read_samples(sp, samples)
         codes = keys_for_vectors(sp, vectors, classes, padding)
+    if baselines and baselines.get("enabled", True):
+        from gpunas.baselines import variant_codes
+
+        extra = variant_codes(sp, baselines, classes, padding)
+        log.info("%d layer keys of the hand-designed baselines", len(extra))
+        codes = np.union1d(codes, extra)
     needed = keys_frame(codes, cfg["batch"], cfg["precision"])
     meta = {"slug": slug, "space": sp.name, "classes": classes, "padding": padding, "mode": cfg["keys"]}
     todo = needed

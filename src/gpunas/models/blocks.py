@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gpunas.models.blocks_math import conv_padding, make_divisible, se_channels
+from gpunas.models.blocks_math import bottleneck_channels, conv_padding, make_divisible, se_channels
 
 BN_EPS = 1e-3
 _BLOCKS: dict[str, type[nn.Module]] = {}
@@ -173,6 +173,82 @@ class IRB(_Residual):
         layers += [*conv_bn(mid, mid, kernel, stride, pad, groups=mid), make_act(act)]
         if se:
             layers.append(SqueezeExcite(mid, se_channels(mid, expansion), act))
+        layers += conv_bn(mid, out_channels, 1)
+        self.body = nn.Sequential(*layers)
+
+
+class _PostActResidual(nn.Module):
+    """Residual blocks of hand-designed networks: act(body(x) + shortcut(x)).
+
+    The shortcut is the identity when stride 1 and in == out, otherwise a projection
+    (conv1x1 with the stride -> BN), as in ResNet and GENet.
+    """
+
+    body: nn.Sequential
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, act: str, drop_path: float) -> None:
+        super().__init__()
+        self.identity = stride == 1 and in_channels == out_channels
+        self.shortcut = (
+            nn.Identity() if self.identity else nn.Sequential(*conv_bn(in_channels, out_channels, 1, stride))
+        )
+        self.drop_path = DropPath(drop_path)
+        self.act = make_act(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.shortcut(x) + self.drop_path(self.body(x)))
+
+
+@register_block("basic")
+class BasicBlock(_PostActResidual):
+    """GENet XX / ResNet basic block: conv kxk (stride) -> BN -> act -> conv kxk -> BN, + shortcut, act."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel: int,
+        stride: int,
+        act: str,
+        expansion: int = 1,
+        se: bool = False,
+        drop_path: float = 0.0,
+        padding: str = "same",
+    ) -> None:
+        super().__init__(in_channels, out_channels, stride, act, drop_path)
+        pad = conv_padding(kernel, stride, "basic", padding)
+        self.body = nn.Sequential(
+            *conv_bn(in_channels, out_channels, kernel, stride, pad),
+            make_act(act),
+            *conv_bn(out_channels, out_channels, kernel, 1, (kernel - 1) // 2),
+        )
+
+
+@register_block("bottleneck")
+class Bottleneck(_PostActResidual):
+    """GENet BL / ResNet bottleneck: 1x1 -> kxk (stride) -> 1x1, mid = out / expansion, + shortcut, act."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel: int,
+        stride: int,
+        act: str,
+        expansion: int = 4,
+        se: bool = False,
+        drop_path: float = 0.0,
+        padding: str = "same",
+    ) -> None:
+        super().__init__(in_channels, out_channels, stride, act, drop_path)
+        mid = bottleneck_channels(out_channels, expansion)
+        pad = conv_padding(kernel, stride, "bottleneck", padding)
+        layers = [*conv_bn(in_channels, mid, 1), make_act(act)]
+        layers += [*conv_bn(mid, mid, kernel, stride, pad), make_act(act)]
+        if se:
+            raise ValueError("bottleneck blocks take no SE")
         layers += conv_bn(mid, out_channels, 1)
         self.body = nn.Sequential(*layers)
 

@@ -17,6 +17,11 @@ def se_channels(mid: int, expansion: int) -> int:
     return max(1, round(mid * 0.25 / expansion))
 
 
+def bottleneck_channels(out_channels: int, reduction: int) -> int:
+    """Inner width of a bottleneck block: out / reduction, a multiple of 8 (ResNet, GENet BL: 4)."""
+    return make_divisible(out_channels / reduction)
+
+
 def conv_padding(kernel: int, stride: int, block: str, padding: str) -> int:
     if padding == "release" and block == "fused_irb" and stride == 2:
         return 0

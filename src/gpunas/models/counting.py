@@ -6,10 +6,11 @@ BatchNorm, activations and pooling are not counted. Parameters include BN affine
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from gpunas.arch import Architecture, LayerConfig
-from gpunas.models.blocks_math import conv_padding, make_divisible, se_channels
+from gpunas.models.blocks_math import bottleneck_channels, conv_padding, make_divisible, se_channels
 
 
 @dataclass(frozen=True)
@@ -42,26 +43,45 @@ def _conv(cin: int, cout: int, k: int, hw_out: int, groups: int = 1, bias: bool 
     return weights + (cout if bias else 0), weights * hw_out * hw_out
 
 
+def _inverted(cin: int, cout: int, k: int, e: int, se: bool, hw: int, oh: int, fused: bool) -> list:
+    mid = make_divisible(cin * e)
+    if fused:
+        parts = [_conv(cin, mid, k, oh), (2 * mid, 0)]
+    else:
+        parts = [_conv(cin, mid, 1, hw), (2 * mid, 0), _conv(mid, mid, k, oh, groups=mid), (2 * mid, 0)]
+    if se:
+        rd = se_channels(mid, e)
+        parts += [_conv(mid, rd, 1, 1, bias=True), _conv(rd, mid, 1, 1, bias=True)]
+    return [*parts, _conv(mid, cout, 1, oh), (2 * cout, 0)]
+
+
+def _shortcut(cin: int, cout: int, stride: int, oh: int) -> list:
+    """Projection shortcut of the post-activation residual blocks (none when identity)."""
+    return [] if stride == 1 and cin == cout else [_conv(cin, cout, 1, oh), (2 * cout, 0)]
+
+
 def layer_cost(layer: LayerConfig, hw: int, padding: str = "same") -> tuple[int, int, int]:
     """(params, macs, output size) of one layer at input size ``hw`` (square)."""
     cin, cout, k, s, e = layer.in_channels, layer.out_channels, layer.kernel, layer.stride, layer.expansion
     pad = conv_padding(k, s, layer.block, padding)
     oh = out_size(hw, k, s, pad)
-    parts: list[tuple[int, int]] = []
-    if layer.block == "conv":
-        parts += [_conv(cin, cout, k, oh), (2 * cout, 0)]
-        mid = cout
-    else:
-        mid = make_divisible(cin * e)
-        if layer.block == "fused_irb":
-            parts += [_conv(cin, mid, k, oh), (2 * mid, 0)]
-        else:
-            parts += [_conv(cin, mid, 1, hw), (2 * mid, 0), _conv(mid, mid, k, oh, groups=mid), (2 * mid, 0)]
-        if layer.se:
-            rd = se_channels(mid, e)
-            parts += [_conv(mid, rd, 1, 1, bias=True), _conv(rd, mid, 1, 1, bias=True)]
-        parts += [_conv(mid, cout, 1, oh), (2 * cout, 0)]
-    return sum(p for p, _ in parts), sum(m for _, m in parts), oh
+    parts: dict[str, Callable[[], list]] = {
+        "conv": lambda: [_conv(cin, cout, k, oh), (2 * cout, 0)],
+        "fused_irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=True),
+        "irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=False),
+        "basic": lambda: [
+            _conv(cin, cout, k, oh), (2 * cout, 0), _conv(cout, cout, k, oh), (2 * cout, 0),
+            *_shortcut(cin, cout, s, oh),
+        ],
+        "bottleneck": lambda: [
+            _conv(cin, (m := bottleneck_channels(cout, e)), 1, hw), (2 * m, 0), _conv(m, m, k, oh), (2 * m, 0),
+            _conv(m, cout, 1, oh), (2 * cout, 0), *_shortcut(cin, cout, s, oh),
+        ],
+    }  # fmt: skip
+    if layer.block not in parts:
+        raise ValueError(f"no cost model for block {layer.block!r}; known: {sorted(parts)}")
+    rows = parts[layer.block]()
+    return sum(p for p, _ in rows), sum(m for _, m in rows), oh
 
 
 def head_cost(cin: int, width: int, num_classes: int, hw: int) -> tuple[int, int]:

@@ -1,0 +1,72 @@
+# Hand-designed baselines: families scaled across the latency range, costed with the same LUT,
+# the largest variant inside each budget trained with the same proxy, compared with the search.
+
+
+rule design_baselines:
+    input:
+        space=get_space_path(),
+        lut=get_lut(),
+        fidelity=get_fidelity(),
+        subspaces="results/subspaces/subspaces.json",
+    output:
+        baselines="results/baselines/baselines.json",
+    log:
+        "logs/design_baselines.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        baselines=lookup(dpath="baselines", within=config),
+        slug=SLUG,
+    script:
+        "../workflow_scripts/design_baselines.py"
+
+
+rule train_baseline:
+    input:
+        baselines="results/baselines/baselines.json",
+        dataset=get_dataset_check(),
+    output:
+        metrics="results/baselines/{family}/{subspace}/metrics.json",
+    log:
+        "logs/train_baseline/{family}/{subspace}.log",
+    benchmark:
+        "results/benchmarks/train_baseline/{family}/{subspace}.tsv"
+    retries: config["train"]["retries"]
+    conda:
+        "../envs/search.yaml"
+    threads: get_train_threads
+    resources:
+        mem_mb=get_mem_mb(config["train"]["mem_mb"]),
+        runtime=get_runtime(config["train"]["runtime"]),
+        gpu=config["train"]["gpu"],
+    params:
+        data=lookup(dpath="data", within=config),
+        train=lookup(dpath="train", within=config),
+        seed=lookup(dpath="seed", within=config),
+        attempts=get_train_attempts(),
+    script:
+        "../workflow_scripts/train_baseline.py"
+
+
+rule compare_baselines:
+    input:
+        baselines="results/baselines/baselines.json",
+        metrics=get_baseline_metrics(),
+        histories=get_final_histories(),
+        hubs=get_hub_dirs(),
+    output:
+        table="results/baselines/comparison.csv",
+        markdown="results/baselines/comparison.md",
+        pareto=report(
+            "results/baselines/pareto.png",
+            caption="../report/pareto_baselines.rst",
+            category="4. Baselines",
+        ),
+    log:
+        "logs/compare_baselines.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../workflow_scripts/compare_baselines.py"

@@ -1,0 +1,34 @@
+# Final validation: each hub model measured end to end on the target runtime (TensorRT FP16 on a
+# GPU with TensorRT, PyTorch CUDA without it, ONNX Runtime on CPU) against its LUT prediction.
+
+
+rule validate_hub:
+    input:
+        hubs=get_hub_dirs(),
+        lut=get_lut(),
+    output:
+        table="results/validation/validation.csv",
+        plot=report(
+            "results/validation/validation.png",
+            caption="../report/validation_plot.rst",
+            category="5. Validation",
+        ),
+    log:
+        "logs/validate_hub.log",
+    benchmark:
+        "results/benchmarks/validate_hub.tsv"
+    conda:
+        "../envs/search.yaml"
+    threads: get_profile_threads
+    resources:
+        mem_mb=get_mem_mb(2000),
+        runtime=get_runtime(30),
+        gpu=get_latency_gpus(),
+        latency_slots=1,
+    params:
+        latency=lookup(dpath="latency", within=config),
+        validation=lookup(dpath="validation", within=config),
+        slug=SLUG,
+        seed=lookup(dpath="seed", within=config),
+    script:
+        "../workflow_scripts/validate_hub.py"

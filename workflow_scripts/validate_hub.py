@@ -1,0 +1,17 @@
+"""Rule validate_hub: measure every hub model end to end on the validation backend."""
+
+from gpunas.validation import validate_hub
+from gpunas.workflow import run_step
+
+run_step(
+    snakemake.log[0],
+    validate_hub,
+    hub_dirs=list(snakemake.input.hubs),
+    lut=snakemake.input.lut,
+    latency=snakemake.params.latency,
+    validation=snakemake.params.validation,
+    slug=snakemake.params.slug,
+    seed=snakemake.params.seed,
+    output_csv=snakemake.output.table,
+    output_png=snakemake.output.plot,
+)
