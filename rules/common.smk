@@ -1,5 +1,6 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
 from gpunas.baselines import families_for
+from gpunas.io import check_writable_dir
 from gpunas.latency.partition import check_spec, subspace_ids
 from gpunas.latency.steps import resolve_slug
 from gpunas.space import load_space
@@ -7,6 +8,7 @@ from snakemake.utils import validate
 
 validate(config, "../config/schema.yaml")
 check_spec(config["subspaces"])
+check_writable_dir("results")
 # The dataset is checked by rule check_dataset before any training (not here: a dry-run of a
 # real-scale config must work on a machine without the data).
 

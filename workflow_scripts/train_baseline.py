@@ -15,4 +15,5 @@ run_step(
     threads=snakemake.threads,
     attempts=snakemake.params.attempts,
     output=snakemake.output.metrics,
+    mem_mb=snakemake.resources.mem_mb,
 )

@@ -16,4 +16,5 @@ run_step(
     attempts=snakemake.params.attempts,
     evaluator=snakemake.params.evaluator,
     output=snakemake.output.metrics,
+    mem_mb=snakemake.resources.mem_mb,
 )

@@ -234,7 +234,7 @@ def design(
 
 def train_job(
     baselines: str | Path, family: str, subspace: str, data: dict[str, Any], train: dict[str, Any],
-    seed: int, threads: int, attempts: int, output: str | Path,
+    seed: int, threads: int, attempts: int, output: str | Path, mem_mb: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one picked baseline with the search's proxy (same child process, data and seed)."""
     from gpunas.search.trial import run_trial
@@ -250,7 +250,12 @@ def train_job(
         spec = {"arch": pick["arch"], "data": data, "train": {k: v for k, v in train.items() if k not in skip},
                 "seed": seed, "threads": threads}  # fmt: skip
         result = run_trial(
-            spec, Path(output).parent, threads, attempts, reuse=train.get("reuse_finished", True)
+            spec,
+            Path(output).parent,
+            threads,
+            attempts,
+            reuse=train.get("reuse_finished", True),
+            mem_mb=mem_mb,
         )
         metrics = base | {k: pick[k] for k in ("arch", "phi", "predicted_ms")} | result
     atomic_write_json(output, metrics)

@@ -51,3 +51,15 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def check_writable_dir(path: str | Path, what: str = "results directory") -> None:
+    """Refuse a directory that cannot be written (a file in its place, no permission), no side effects."""
+    import os
+
+    p = Path(path)
+    target = p if p.exists() else next((a for a in p.absolute().parents if a.exists()), Path("/"))
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{what} {str(p)!r} is not writable: a file of that name is in the way")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {str(p)!r} is not writable (no write permission on {str(target)!r})")

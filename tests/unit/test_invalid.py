@@ -133,7 +133,10 @@ def test_bad_json_files(tmp_path):
     [
         ("s0_conv_n1_k3_s2_c8_swish", "expected 'res<R>-<stage token>...-head<W>'"),
         ("res64-s0_conv_n1_k3_s2_c8_gelu-head64", "stage token 's0_conv_n1_k3_s2_c8_gelu' does not match"),
-        ("res64-s0_conv_n1_k4_s2_c8_relu-head64", "stage 0: kernel must be odd (or equal to the stride for a space-to-depth conv), got 4"),
+        (
+            "res64-s0_conv_n1_k4_s2_c8_relu-head64",
+            "stage 0: kernel must be odd (or equal to the stride for a space-to-depth conv), got 4",
+        ),
         (
             "res64-s0_conv_n1_k3_s2_c8_relu-s1_xx_n1_k3_s1_e2_c8_relu-head64",
             "stage 1: basic stages take no expansion",

@@ -1,5 +1,5 @@
 """The whole pipeline (latency phase, search, hub) as a real Snakemake run on a mini config,
-with real failures injected into three training jobs."""
+with real failures injected into four training jobs (NaN, exception, SIGKILL, memory limit)."""
 
 import json
 
@@ -21,7 +21,7 @@ MINI = {
     "data": {"source": "animal_mnist", "train_images": 200, "val_images": 100, "split_seed": 0},
     "train": {
         "epochs": 1, "batch_size": 50, "lr": 0.003, "threads": 1, "mem_mb": 1000, "runtime": 5, "gpu": 0,
-        "retries": 1, "inject_fault": {"s0/0/1": "nan", "s1/0/0": "raise", "s1/1/1": "kill"},
+        "retries": 1, "inject_fault": {"s0/0/1": "nan", "s1/0/0": "raise", "s1/1/1": "kill", "s0/1/0": "oom"},
     },
     "search": {"strategy": "bo", "rounds": 2, "batch": 2, "init_rounds": 1, "pool": 64},
     "baselines": {"enabled": True, "families": ["resnet", "genet"], "phis": [-6, -3]},
@@ -52,6 +52,9 @@ def test_search_end_to_end_with_failures(workflow):
     assert s1.loc[(0, 0), "status"] == "failed" and "RuntimeError" in s1.loc[(0, 0), "reason"]
     assert s1.loc[(1, 1), "status"] == "failed" and "SIGKILL" in s1.loc[(1, 1), "reason"]
     assert "attempt 2 of 2" in s1.loc[(1, 1), "reason"]  # retried by Snakemake, then recorded
+    # killed for memory by the job's real mem_mb limit (1000 MB, then 2000 MB on the retry)
+    assert s0.loc[(1, 0), "status"] == "failed" and "killed for memory" in s0.loc[(1, 0), "reason"]
+    assert "mem_mb 2000 on attempt 2 of 2" in s0.loc[(1, 0), "reason"]
     assert proc.stdout.count("Trying to restart job") + proc.stderr.count("Trying to restart job") >= 1
     # proposals stay in their band
     sub = json.loads((res / "subspaces/subspaces.json").read_text())["subspaces"]
@@ -73,7 +76,7 @@ def test_search_end_to_end_with_failures(workflow):
         out = model(torch.zeros(1, 3, card["resolution"], card["resolution"]))
     assert out.shape == (1, 10) and np.isfinite(out.numpy()).all()
     summary = json.loads((res / "hub/hub.json").read_text())
-    assert summary["trials"] == 8 and summary["failed"] == 3
+    assert summary["trials"] == 8 and summary["failed"] == 4
     assert (res / "hub/accuracy_vs_latency.png").exists() and (res / "hub/progress.png").exists()
 
     # validation: every hub model measured end to end on the validation backend (ORT CPU here)

@@ -115,6 +115,7 @@ def train_candidate_job(
     attempts: int,
     output: str | Path,
     evaluator: dict[str, Any] | None = None,
+    mem_mb: float | None = None,
 ) -> dict[str, Any]:
     doc = json.loads(Path(proposals).read_text())
     entry = doc["slots"][slot]
@@ -132,7 +133,9 @@ def train_candidate_job(
         fault = (train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}")
         if fault:
             spec["inject_fault"] = fault
-        result = run_trial(spec, outdir, threads, attempts, reuse=train.get("reuse_finished", True))
+        result = run_trial(
+            spec, outdir, threads, attempts, reuse=train.get("reuse_finished", True), mem_mb=mem_mb
+        )
         metrics = (
             base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")} | result
         )

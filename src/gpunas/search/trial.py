@@ -7,10 +7,14 @@ spec.json`` and waits. The child trains and writes ``result.json`` (and ``weight
 - The child dies (out-of-memory kill, segfault, SIGKILL): the parent raises on every attempt
   but the last, so Snakemake retries the job with more resources; on the last attempt it
   records ``status: failed`` with the signal, and the search goes on.
+- Memory: the job's ``mem_mb`` is a limit, enforced as a cluster's cgroup would: the parent
+  watches the child's resident memory and kills it with SIGKILL when it exceeds ``mem_mb``
+  (the reason says so). A retry runs with the larger ``mem_mb`` of the next attempt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,7 +33,35 @@ class TrialCrashedError(RuntimeError):
     """The training process died; raised so that Snakemake retries the job."""
 
 
-def run_child(spec: dict[str, Any], outdir: Path, threads: int) -> tuple[int, dict[str, Any] | None]:
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def wait_within_memory(proc: subprocess.Popen, mem_mb: float | None, poll_s: float = 0.1) -> str | None:
+    """Wait for ``proc``; SIGKILL it when its resident memory exceeds ``mem_mb``; return why."""
+    peak = 0.0
+    while proc.poll() is None:
+        if mem_mb:
+            peak = max(peak, rss_mb(proc.pid))
+            if peak > mem_mb:
+                proc.kill()
+                proc.wait()
+                return f"killed for memory: resident {peak:.0f} MB exceeded the job's mem_mb {mem_mb:.0f}"
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=poll_s)
+    return None
+
+
+def run_child(
+    spec: dict[str, Any], outdir: Path, threads: int, mem_mb: float | None = None
+) -> tuple[int, dict[str, Any] | None, str | None]:
     outdir.mkdir(parents=True, exist_ok=True)
     spec_path = outdir / "spec.json"
     result_path = outdir / "result.json"
@@ -37,11 +69,12 @@ def run_child(spec: dict[str, Any], outdir: Path, threads: int) -> tuple[int, di
     atomic_write_json(spec_path, spec)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with open(outdir / "train.log", "a") as logf:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "gpunas.search.trial", str(spec_path)], env=env, stdout=logf, stderr=logf
         )
+        killed = wait_within_memory(proc, mem_mb)
     result = json.loads(result_path.read_text()) if proc.returncode == 0 and result_path.exists() else None
-    return proc.returncode, result
+    return proc.returncode, result, killed
 
 
 def describe_exit(code: int) -> str:
@@ -65,7 +98,12 @@ def finished_result(spec: dict[str, Any], outdir: Path) -> dict[str, Any] | None
 
 
 def run_trial(
-    spec: dict[str, Any], outdir: Path, threads: int, attempts: int, reuse: bool = True
+    spec: dict[str, Any],
+    outdir: Path,
+    threads: int,
+    attempts: int,
+    reuse: bool = True,
+    mem_mb: float | None = None,
 ) -> dict[str, Any]:
     """Run the child; return its result, or a failed record once it has died ``attempts`` times.
 
@@ -81,12 +119,12 @@ def run_trial(
             outdir,
         )
         return earlier
-    code, result = run_child(spec, outdir, threads)
+    code, result, killed = run_child(spec, outdir, threads, mem_mb)
     crashes = crashes_path.read_text().splitlines() if crashes_path.exists() else []
     if result is not None:
         crashes_path.unlink(missing_ok=True)
         return result | ({"crashes": [json.loads(c) for c in crashes]} if crashes else {})
-    reason = describe_exit(code)
+    reason = killed or describe_exit(code)
     crashes.append(json.dumps({"attempt": len(crashes) + 1, "reason": reason}))
     if len(crashes) < attempts:
         atomic_write_text(crashes_path, "\n".join(crashes) + "\n")
@@ -113,6 +151,12 @@ def _child(spec_path: str) -> int:
     fault = spec.get("inject_fault")  # for tests of the failure paths only
     if fault == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "oom":  # grows until the parent's memory watch kills it
+        import numpy as np
+
+        hog = []
+        while True:
+            hog.append(np.ones(32 << 20, dtype=np.uint8))
     data = load_split(**spec["data"])
     cfg = TrainConfig.from_dict({**spec["train"], "threads": spec["threads"]})
     if fault == "nan":
