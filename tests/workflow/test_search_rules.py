@@ -2,6 +2,8 @@
 with real failures injected into four training jobs (NaN, exception, SIGKILL, memory limit)."""
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -106,3 +108,13 @@ def test_search_end_to_end_with_failures(workflow):
         assert section in report, section
     for page in ("space.html", "hub_cards.html", "validation.html", "baselines.html", "bo_vs_random.png"):
         assert page in report, page
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser:  # the report is a JavaScript app: check what a browser renders (navigation)
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+             "--dump-dom", (res / "report.html").as_uri()],
+            capture_output=True, text=True, timeout=180,
+        ).stdout  # fmt: skip
+        app = dom.split('<div id="app">', 1)[1].split("<script", 1)[0]
+        for section in REPORT_SECTIONS:
+            assert section in app, f"{section} not rendered"
