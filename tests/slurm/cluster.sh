@@ -47,7 +47,9 @@ missing_commands() {
 	echo "${out[*]}"
 }
 
-alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A stopped daemon stays a zombie until PID 1 reaps it, which some container inits do late.
+running() { kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1") != Z* ]]; }
+alive() { [[ -s $1 ]] && running "$(cat "$1")"; }
 
 # wait_for SECONDS WHAT COMMAND...: poll COMMAND every 0.5 s until it succeeds.
 wait_for() {
@@ -253,10 +255,10 @@ stop_daemon() {
 	pid=$(cat "$pidfile")
 	kill "$pid"
 	for ((i = 0; i < 60; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		running "$pid" || break
 		sleep 0.5
 	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if running "$pid"; then
 		say "$name (pid $pid) ignored SIGTERM for 30 s: SIGKILL"
 		kill -9 "$pid" 2>/dev/null || true
 	fi
