@@ -32,9 +32,9 @@ rule train_baseline:
         "logs/train_baseline/{family}/{subspace}.log",
     benchmark:
         "results/benchmarks/train_baseline/{family}/{subspace}.tsv"
-    retries: config["train"]["retries"]
+    retries: get_train_retries()
     conda:
-        "../envs/search.yaml"
+        "../envs/train.yaml"
     threads: get_train_threads
     resources:
         mem_mb=get_mem_mb(config["train"]["mem_mb"]),

@@ -90,6 +90,16 @@ def get_train_threads(wildcards):
     return config["train"]["threads"]
 
 
+def get_train_retries():
+    """Retries of a training job, done by the driver only.
+
+    Inside a cluster job (remote mode) a retry would rerun in the same allocation, without the
+    larger mem_mb and runtime of the next attempt (snakemake-executor-plugin-slurm issue #284:
+    the rule's retries override the --retries 0 the plugin passes), so it is 0 there.
+    """
+    return 0 if workflow.remote_exec else config["train"]["retries"]
+
+
 def get_train_attempts():
     """How many times a training job may run (Snakemake retries it after a crash)."""
     return config["train"]["retries"] + 1

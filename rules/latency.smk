@@ -52,7 +52,7 @@ rule profile_layers:
     benchmark:
         "results/benchmarks/profile_layers/{device}/{shard}.tsv"
     conda:
-        "../envs/search.yaml"
+        "../envs/latency.yaml"
     threads: get_profile_threads
     resources:
         mem_mb=get_mem_mb(2000),
@@ -102,7 +102,7 @@ rule check_lut_fidelity:
     benchmark:
         "results/benchmarks/check_lut_fidelity/{device}.tsv"
     conda:
-        "../envs/search.yaml"
+        "../envs/latency.yaml"
     threads: get_profile_threads
     resources:
         mem_mb=get_mem_mb(2000),

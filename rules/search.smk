@@ -52,9 +52,9 @@ rule train_candidate:
         "logs/train_candidate/{subspace}/r{round}/s{slot}.log",
     benchmark:
         "results/benchmarks/train_candidate/{subspace}/r{round}/s{slot}.tsv"
-    retries: config["train"]["retries"]
+    retries: get_train_retries()
     conda:
-        "../envs/search.yaml"
+        "../envs/train.yaml"
     threads: get_train_threads
     resources:
         mem_mb=get_mem_mb(config["train"]["mem_mb"]),

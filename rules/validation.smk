@@ -18,7 +18,7 @@ rule validate_hub:
     benchmark:
         "results/benchmarks/validate_hub.tsv"
     conda:
-        "../envs/search.yaml"
+        "../envs/latency.yaml"
     threads: get_profile_threads
     resources:
         mem_mb=get_mem_mb(2000),

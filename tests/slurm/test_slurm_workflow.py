@@ -1,0 +1,159 @@
+"""The workflow on a real Slurm cluster: the heavy rules run as Slurm jobs (sacct says so), a killed
+training is resubmitted with more memory and then recorded as failed, and the search gives the same
+results as a local run from the same latency phase.
+
+Latency timings differ from run to run, so the two runs share one latency phase: copy A runs the
+whole workflow on Slurm (profiling, fidelity and training jobs), copy B gets A's latency outputs
+and runs only the search, locally.
+"""
+
+import datetime
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ..conftest import ROOT
+from ..workflow.conftest import WORKFLOW_PARTS, Workflow
+from ..workflow.test_search_rules import MINI
+
+# One sub-space, 2 rounds x 2 trainings; the last training is SIGKILLed on every attempt.
+SLURM_RUN = {
+    **MINI,
+    "subspaces": {"kind": "quantiles", "budgets": [1.0]},
+    "fidelity": {**MINI["fidelity"], "per_subspace": 5},
+    "train": {**MINI["train"], "inject_fault": {"s0/1/1": "kill"}},
+    "baselines": {**MINI["baselines"], "enabled": False},
+}
+KILLED = ("train_candidate", "s0_01_01")
+SLURM_RULES = {"profile_layers", "check_lut_fidelity", "train_candidate", "validate_hub"}
+LATENCY_RULES = {
+    "describe_space", "sample_sobol", "enumerate_layers", "profile_layers", "merge_lut",
+    "check_lut_fidelity", "estimate_latency", "partition_subspaces",
+}  # fmt: skip
+LATENCY_OUTPUTS = ["space", "samples", "lut", "subspaces"]  # under results/
+SACCT_FIELDS = ["JobID", "Comment", "Partition", "Account", "AllocCPUS", "ReqMem", "State", "ExitCode", "Elapsed"]  # fmt: skip
+TIMEOUT_S = 900
+
+
+def copy_workflow(path: Path) -> Workflow:
+    path.mkdir()
+    for part in WORKFLOW_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, path / part)
+        else:
+            shutil.copy2(src, path / part)
+    return Workflow(path)
+
+
+def run_on_slurm(workflow: Workflow) -> subprocess.CompletedProcess:
+    """The whole workflow through profiles/slurm, with the test cluster's site settings on top."""
+    cmd = [
+        "timeout", "-k", "10", str(TIMEOUT_S),  # the plugin ignores SIGTERM while it waits
+        sys.executable, "-m", "snakemake",
+        "--profile", "profiles/slurm", "--workflow-profile", str(ROOT / "tests" / "slurm" / "profile"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=workflow.path, capture_output=True, text=True, timeout=TIMEOUT_S + 30)
+    if proc.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}"
+            for p in (workflow.path / ".snakemake/slurm_logs").rglob("*.log")
+        )
+        raise AssertionError(f"Slurm run failed ({proc.returncode}):\n{proc.stderr[-6000:]}\n{logs}")
+    return proc
+
+
+def sacct_rows(workdir: Path, since: str) -> list[dict[str, str]]:
+    """sacct's rows (allocations, not steps) of the jobs that ran in ``workdir`` since ``since``."""
+    fields = [*SACCT_FIELDS, "WorkDir"]
+    out = subprocess.run(
+        ["sacct", "-X", "-a", "-P", "-S", since, "-E", "now", f"--format={','.join(fields)}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rows = [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()[1:]]
+    return [r for r in rows if Path(r["WorkDir"]) == workdir.resolve()]
+
+
+def show(rows: list[dict[str, str]]) -> str:
+    widths = {f: max(len(f), *(len(r[f]) for r in rows)) for f in SACCT_FIELDS}
+    lines = ["  ".join(f.ljust(widths[f]) for f in SACCT_FIELDS)]
+    lines += ["  ".join(r[f].ljust(widths[f]) for f in SACCT_FIELDS) for r in rows]
+    return "\n".join(lines)
+
+
+def planned_jobs(workflow: Workflow) -> dict[str, int]:
+    """Rule -> job count of a dry run."""
+    out = workflow.run("-n").stdout
+    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m[1] != "total"}
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path, capsys):
+    on_slurm, local = copy_workflow(tmp_path / "slurm"), copy_workflow(tmp_path / "local")
+    on_slurm.config(**SLURM_RUN)
+    local.config(**SLURM_RUN)
+    since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    proc = run_on_slurm(on_slurm)
+    rows = sacct_rows(on_slurm.path, since)
+    with capsys.disabled():
+        print(f"\nsacct rows of the workflow's jobs ({on_slurm.path}):\n{show(rows)}\n")
+
+    # every heavy job ran as a Slurm job in the test cluster's partition and account, nothing else
+    res = on_slurm.path / "results"
+    (slug,) = [p.name for p in (res / "lut").iterdir()]
+    expected = {("profile_layers", f"{slug}_000"), ("check_lut_fidelity", slug), ("validate_hub", "")}
+    expected |= {("train_candidate", f"s0_{r:02d}_{s:02d}") for r in range(2) for s in range(2)}
+    jobs: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in sorted(rows, key=lambda r: int(r["JobID"])):
+        match = re.fullmatch(r"rule_(\w+?)(?:_wildcards_(.+))?", row["Comment"])
+        assert match, f"job {row['JobID']}: unexpected comment {row['Comment']!r}"
+        jobs.setdefault((match[1], match[2] or ""), []).append(row)
+        assert (row["Partition"], row["Account"]) == ("ci", "gpunas-ci")
+        logs = on_slurm.path / ".snakemake/slurm_logs" / f"rule_{match[1]}"
+        assert list(logs.rglob(f"{row['JobID']}.log")), f"no Slurm log of job {row['JobID']} in {logs}"
+    assert set(jobs) == expected
+    assert {rule for rule, _ in jobs} == SLURM_RULES
+    for key, attempts in jobs.items():
+        states = [a["State"] for a in attempts]
+        if key == KILLED:
+            # attempt 1 fails, Snakemake resubmits it with twice the memory, attempt 2 records it
+            assert states == ["FAILED", "COMPLETED"], states
+            assert [a["ReqMem"] for a in attempts] == ["1000M", "2000M"]
+        else:
+            assert states == ["COMPLETED"], f"{key}: {states}"
+    assert "Trying to restart job" in proc.stdout + proc.stderr
+
+    history = pd.read_parquet(res / "search/s0/history_r01.parquet").set_index(["round", "slot"])
+    assert len(history) == 4 and (history.drop(index=(1, 1))["status"] == "complete").all()
+    killed = history.loc[(1, 1)]
+    assert killed["status"] == "failed" and "SIGKILL" in killed["reason"]
+    assert "attempt 2 of 2" in killed["reason"]
+    assert json.loads((res / "hub/hub.json").read_text())["failed"] == 1
+
+    # the same search, locally, from the Slurm run's latency phase (mtimes kept: nothing reruns)
+    for part in LATENCY_OUTPUTS:
+        shutil.copytree(res / part, local.path / "results" / part)
+    planned = planned_jobs(local)
+    assert not set(planned) & LATENCY_RULES, f"the local copy would redo the latency phase: {planned}"
+    assert planned["train_candidate"] == 4
+    local.run()
+
+    res_local = local.path / "results"
+    for r in range(2):
+        proposals = f"search/s0/r{r:02d}/proposals.json"
+        assert json.loads((res / proposals).read_text()) == json.loads((res_local / proposals).read_text())
+    cols = ["round", "slot", "sample", "encoding", "status", "reason", "accuracy", "val_loss", "predicted_ms"]
+    again = pd.read_parquet(res_local / "search/s0/history_r01.parquet")
+    pd.testing.assert_frame_equal(history.reset_index()[cols], again[cols])
+    cards = [json.loads((r / "hub/s0/card.json").read_text()) for r in (res, res_local)]
+    assert cards[0]["status"] == "ok" and cards[0]["accuracy"] == history["accuracy"].max()
+    assert (cards[0]["accuracy"], cards[0]["arch"]) == (cards[1]["accuracy"], cards[1]["arch"])
