@@ -9,7 +9,7 @@ from snakemake.utils import validate
 validate(config, "../config/schema.yaml")
 check_spec(config["subspaces"])
 check_writable_dir("results")
-# The dataset is checked by rule check_dataset before any training (not here: a dry-run of a
+# The dataset is checked by the check_dataset job before any training (not here, since a dry-run of a
 # real-scale config must work on a machine without the data).
 
 SPACE = load_space(config["space"])
