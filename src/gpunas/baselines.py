@@ -237,7 +237,7 @@ def train_job(
     seed: int, threads: int, attempts: int, output: str | Path, mem_mb: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one picked baseline with the search's proxy (same child process, data and seed)."""
-    from gpunas.search.trial import run_trial
+    from gpunas.search.trial import run_trial, training_spec
 
     pick = json.loads(Path(baselines).read_text())["picks"].get(f"{family}/{subspace}")
     if pick is None:
@@ -246,9 +246,7 @@ def train_job(
     if pick["skip"]:
         metrics = base | {"status": "skipped", "reason": pick["reason"], "val_top1": None}
     else:
-        skip = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
-        spec = {"arch": pick["arch"], "data": data, "train": {k: v for k, v in train.items() if k not in skip},
-                "seed": seed, "threads": threads}  # fmt: skip
+        spec = training_spec(pick["arch"], data, train, seed, threads)
         result = run_trial(
             spec,
             Path(output).parent,

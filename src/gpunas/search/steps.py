@@ -14,7 +14,7 @@ from gpunas.io import atomic_write_json
 from gpunas.latency.lut import read_table, write_table
 from gpunas.latency.steps import read_samples
 from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
-from gpunas.search.trial import run_trial
+from gpunas.search.trial import run_trial, training_spec
 from gpunas.space import load_space
 from gpunas.tabular import cached_evaluator
 
@@ -127,9 +127,7 @@ def train_candidate_job(
         metrics = base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")}
         metrics |= lookup_trial(space, entry, evaluator, seed)
     else:
-        skip = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries"}  # not the training's
-        spec = {"arch": entry["arch"], "data": data, "train": {k: v for k, v in train.items() if k not in skip},
-                "seed": seed, "threads": threads}  # fmt: skip
+        spec = training_spec(entry["arch"], data, train, seed, threads)
         fault = (train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}")
         if fault:
             spec["inject_fault"] = fault

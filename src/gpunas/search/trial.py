@@ -33,6 +33,18 @@ class TrialCrashedError(RuntimeError):
     """The training process died; raised so that Snakemake retries the job."""
 
 
+# config keys of `train` that drive the job, not the training itself (kept out of the spec)
+JOB_KEYS = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
+
+
+def training_spec(
+    arch: str, data: dict[str, Any], train: dict[str, Any], seed: int, threads: int
+) -> dict[str, Any]:
+    """What a trial trains: the same for searched candidates and baselines."""
+    return {"arch": arch, "data": data, "train": {k: v for k, v in train.items() if k not in JOB_KEYS},
+            "seed": seed, "threads": threads}  # fmt: skip
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (0 when it is gone)."""
     try:
