@@ -79,17 +79,17 @@ def read_lut(path: str | Path, expect_slug: str | None = None) -> tuple[pd.DataF
     missing = [c for c in LUT_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"LUT {path} lacks columns {missing}")
-    if meta.get("key_layout", 1) != KEY_LAYOUT:
-        raise ValueError(
-            f"LUT {path} uses key layout {meta.get('key_layout', 1)}, this gpunas uses {KEY_LAYOUT}: "
-            "its key codes cannot be read; delete it (and the device's cache.parquet) and profile again"
-        )
     if meta.get("unit") != "ms":
         raise ValueError(f"LUT {path}: unit is {meta.get('unit')!r}, expected 'ms'")
     if expect_slug is not None and meta.get("slug") != expect_slug:
         raise ValueError(
             f"LUT {path} was measured for {meta.get('slug')!r} ({meta.get('backend')} on {meta.get('hardware')}), "
             f"this run targets {expect_slug!r}: refusing to mix devices or backends"
+        )
+    if meta.get("key_layout", 1) != KEY_LAYOUT:
+        raise ValueError(
+            f"LUT {path} uses key layout {meta.get('key_layout', 1)}, this gpunas uses {KEY_LAYOUT}: "
+            "its key codes cannot be read; delete it (and the device's cache.parquet) and profile again"
         )
     if not np.isfinite(df["latency_ms"]).all() or (df["latency_ms"] < 0).any():
         raise ValueError(f"LUT {path}: latency_ms has negative or non-finite entries")
