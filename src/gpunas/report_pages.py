@@ -53,12 +53,15 @@ def frame_html(df: pd.DataFrame, bad: pd.Series | None = None) -> str:
 
 def space_page(summary: str | Path, output: str | Path) -> None:
     doc = json.loads(Path(summary).read_text())
-    fields = pd.DataFrame(doc["fields"])
-    fields["choices"] = fields["choices"].map(lambda c: ", ".join(map(str, c)))
+    fields = pd.DataFrame(doc.get("fields", []))
+    if "choices" in fields:
+        fields["choices"] = fields["choices"].map(lambda c: ", ".join(map(str, c)))
+    size = doc.get("cardinality")
     intro = (
-        f"<p>Space <b>{html.escape(doc['name'])}</b> ({html.escape(doc['source'])}): {doc['dim']} integers per "
-        f"candidate, {doc['cardinality']:.3e} distinct architectures. Fixed: {html.escape(str(doc['fixed']))}; "
-        f"tied: {html.escape(str(doc['tied']))}.</p>"
+        f"<p>Space <b>{html.escape(str(doc.get('name')))}</b> ({html.escape(str(doc.get('source', '-')))}): "
+        f"{doc.get('dim', '?')} integers per candidate"
+        + (f", {float(size):.3e} distinct architectures" if size is not None else "")
+        + f". Fixed: {html.escape(str(doc.get('fixed', {})))}; tied: {html.escape(str(doc.get('tied', {})))}.</p>"
     )
     atomic_write_text(output, _page("Search space", intro + frame_html(fields)))
 
@@ -111,7 +114,7 @@ def hub_page(hub_dirs: list[str], validation: str | Path | None, output: str | P
             "predicted latency (ms)": f"{card['predicted_ms']:.4f}",
             "measured latency (ms)": f"{v['measured_ms']:.4f} ({v['backend']})" if v else "-",
             "budget (ms)": f"< {card['budget_ms']:.4f}" + (" - OVER BUDGET" if over else ""),
-            "parameters": f"{card.get('params', -1):,}",
+            "parameters": f"{card['params']:,}" if card.get("params", -1) >= 0 else "-",
             "input": f"{card.get('resolution', '?')} px",
             "files": ", ".join(card.get("files", [])),
         }
