@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ["Snakefile", "rules", "workflow_scripts", "config", "profiles", "envs", "report"]
+PARTS = ["Snakefile", "rules", "workflow_scripts", "config", "profiles", "envs", "report", "benchmarks"]
 log = logging.getLogger("bench_default_run")
 
 
