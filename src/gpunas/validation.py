@@ -55,19 +55,7 @@ def hub_runner(backend: Any, hub_dir: Path, card: dict[str, Any]) -> Runner:
     from gpunas.hub import load_model
 
     shape = [backend.batch, 3, card["resolution"], card["resolution"]]
-    if backend.name == "torch":
-        from gpunas.latency.backends import _TorchRunner
-
-        model, _ = load_model(hub_dir)
-        return _TorchRunner(model, shape, backend)
-    onnx_bytes = (hub_dir / "model.onnx").read_bytes()
-    if backend.name == "tensorrt":
-        from gpunas.latency.backends import _TrtRunner
-
-        return _TrtRunner(import_tensorrt(), backend.build_engine(onnx_bytes, shape), shape)
-    from gpunas.latency.backends import _OrtRunner
-
-    return _OrtRunner(backend._session(onnx_bytes), shape, backend.device)
+    return backend.exported((hub_dir / "model.onnx").read_bytes(), lambda: load_model(hub_dir)[0], shape)
 
 
 def validate_hub(

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from ..conftest import ROOT
-from ..workflow.conftest import WORKFLOW_PARTS, Workflow
+from ..workflow.conftest import Workflow, copy_workflow
 from ..workflow.test_search_rules import MINI
 
 # One sub-space, 2 rounds x 2 trainings; the last training is SIGKILLed on every attempt.
@@ -39,17 +39,6 @@ LATENCY_RULES = {
 LATENCY_OUTPUTS = ["space", "samples", "lut", "subspaces"]  # under results/
 SACCT_FIELDS = ["JobID", "Comment", "Partition", "Account", "AllocCPUS", "ReqMem", "State", "ExitCode", "Elapsed"]  # fmt: skip
 TIMEOUT_S = 900
-
-
-def copy_workflow(path: Path) -> Workflow:
-    path.mkdir()
-    for part in WORKFLOW_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, path / part)
-        else:
-            shutil.copy2(src, path / part)
-    return Workflow(path)
 
 
 def run_on_slurm(workflow: Workflow) -> subprocess.CompletedProcess:

@@ -32,12 +32,18 @@ class Workflow:
         return proc
 
 
-@pytest.fixture
-def workflow(tmp_path) -> Workflow:
+def copy_workflow(path: Path) -> Workflow:
+    """The workflow's files copied into ``path`` (created if needed), modification times kept."""
+    path.mkdir(exist_ok=True)
     for part in WORKFLOW_PARTS:
         src = ROOT / part
         if src.is_dir():
-            shutil.copytree(src, tmp_path / part)
+            shutil.copytree(src, path / part)
         else:
-            shutil.copy(src, tmp_path / part)
-    return Workflow(tmp_path)
+            shutil.copy2(src, path / part)
+    return Workflow(path)
+
+
+@pytest.fixture
+def workflow(tmp_path) -> Workflow:
+    return copy_workflow(tmp_path)

@@ -122,6 +122,10 @@ class Backend(ABC):
     @abstractmethod
     def network(self, arch: Architecture, num_classes: int) -> Runner: ...
 
+    @abstractmethod
+    def exported(self, onnx_bytes: bytes, load_module: Callable[[], Any], shape: list[int]) -> Runner:
+        """A runner of a shipped model: its exported ONNX, or (torch) the module ``load_module`` gives."""
+
     def info(self) -> dict[str, Any]:
         return {
             "backend": self.name,
@@ -233,6 +237,9 @@ class OnnxRuntimeBackend(Backend):
         model = network_graph(arch, num_classes, self.batch, self.padding)
         shape = [self.batch, arch.in_channels, arch.resolution, arch.resolution]
         return _OrtRunner(self._session(model.SerializeToString()), shape, self.device)
+
+    def exported(self, onnx_bytes: bytes, load_module: Callable[[], Any], shape: list[int]) -> Runner:
+        return _OrtRunner(self._session(onnx_bytes), shape, self.device)
 
 
 # --------------------------------------------------------------------------------- torch
@@ -361,6 +368,9 @@ class TorchBackend(Backend):
         model = build_model(arch, num_classes, padding=self.padding)
         return _TorchRunner(model, [self.batch, arch.in_channels, arch.resolution, arch.resolution], self)
 
+    def exported(self, onnx_bytes: bytes, load_module: Callable[[], Any], shape: list[int]) -> Runner:
+        return _TorchRunner(load_module(), shape, self)
+
 
 # ------------------------------------------------------------------------------ TensorRT
 def import_tensorrt() -> Any:
@@ -482,3 +492,6 @@ class TensorRTBackend(Backend):
         )
         shape = [self.batch, arch.in_channels, arch.resolution, arch.resolution]
         return _TrtRunner(import_tensorrt(), engine, shape)
+
+    def exported(self, onnx_bytes: bytes, load_module: Callable[[], Any], shape: list[int]) -> Runner:
+        return _TrtRunner(import_tensorrt(), self.build_engine(onnx_bytes, shape), shape)
