@@ -1,14 +1,15 @@
-"""Shared fixtures: the repository's spaces and the GPUNet-0 reference architecture."""
+"""Shared fixtures: the repository's spaces and NVIDIA's released GPUNet-0, read from its file."""
 
 from pathlib import Path
 
 import pytest
 
-from gpunas.nvidia import load_nvidia
+from gpunas.nvidia import load_nvidia, released_path
 from gpunas.space import load_space
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures"
+# NVIDIA's seven released architecture files, unmodified (licence and attribution beside them)
+RELEASE = released_path("GPUNet-0").parent
 
 
 @pytest.fixture(scope="session")
@@ -23,4 +24,4 @@ def tiny_space():
 
 @pytest.fixture(scope="session")
 def gpunet0():
-    return load_nvidia(FIXTURES / "gpunet0_0.65ms.json")
+    return load_nvidia(RELEASE / "0.65ms.json")

@@ -11,7 +11,8 @@ space's widest stem, resolutions are snapped into the space's resolution range a
 - ``genet``: GENet-large: XX (``basic``) and BL (``bottleneck``) at high resolution, DW (``irb``
   e3, ReLU, no SE) at low resolution.
 - ``resnet``: ResNet-18-style basic blocks.
-- ``gpunet``: the published GPUNet-0 (only when the space is the GPUNet space; not scaled).
+- ``gpunet``: NVIDIA's seven released GPUNets (0, 1, 2, P0, P1, D1, D2), as released and by their
+  names (only when the space is the GPUNet space; not scaled).
 
 Stem and space-to-depth stages (``conv``) keep one layer; every other stage's repeats scale
 with depth. Every variant is costed with the same LUT and correction as the searched candidates; for each
@@ -36,23 +37,48 @@ from gpunas.io import atomic_write_json, atomic_write_text
 from gpunas.latency.estimate import Correction, LutIndex
 from gpunas.latency.keys import keys_for_arch
 from gpunas.models.blocks_math import make_divisible
+from gpunas.nvidia import released_models
 from gpunas.space import SearchSpace, load_space
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Family:
+    """A baseline family: named variants (architectures) offered for a search space."""
+
     name: str
     label: str
+    spaces: tuple[str, ...] = ()  # non-empty: only offered for these spaces
+
+    def variants(self, space: SearchSpace, phis: list[float]) -> list[tuple[str, float, Architecture]]:
+        """(variant name, phi, architecture) of every variant for ``space``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaledFamily(Family):
+    """A hand-designed network at ImageNet scale (phi = 0) with its compound-scaling rule."""
+
     resolution: int
     stages: tuple[StageConfig, ...]
     head_width: int
     width: float  # width multiplier per unit of phi
     depth: float  # depth multiplier per unit of phi
     res: float  # resolution multiplier per unit of phi
-    scalable: bool = True
-    spaces: tuple[str, ...] = ()  # non-empty: only offered for these spaces
+
+    def variants(self, space: SearchSpace, phis: list[float]) -> list[tuple[str, float, Architecture]]:
+        return [
+            (f"{self.name} phi {float(phi):g}", float(phi), scale(self, space, float(phi))) for phi in phis
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleasedFamily(Family):
+    """NVIDIA's seven released GPUNets as they are (not scaled), by NVIDIA's names."""
+
+    def variants(self, space: SearchSpace, phis: list[float]) -> list[tuple[str, float, Architecture]]:
+        return [(name, float("nan"), arch) for name, arch in released_models().items()]
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -85,49 +111,42 @@ def _stages(rows: list[tuple]) -> tuple[StageConfig, ...]:
 
 
 # EfficientNet-B0 (Tan & Le 2019): MBConv stages, SE 0.25, swish.
-register_family(Family(
-    "efficientnet_b0", "EfficientNet-B0 (MBConv)", 224,
+register_family(ScaledFamily(
+    name="efficientnet_b0", label="EfficientNet-B0 (MBConv)", resolution=224, stages=
     _stages([("conv", 1, 3, 2, 32, "swish", 1, 0), ("irb", 1, 3, 1, 16, "swish", 1, 1),
              ("irb", 2, 3, 2, 24, "swish", 6, 1), ("irb", 2, 5, 2, 40, "swish", 6, 1),
              ("irb", 3, 3, 2, 80, "swish", 6, 1), ("irb", 3, 5, 1, 112, "swish", 6, 1),
              ("irb", 4, 5, 2, 192, "swish", 6, 1), ("irb", 1, 3, 1, 320, "swish", 6, 1)]),
-    1280, width=1.1, depth=1.2, res=1.15,
+    head_width=1280, width=1.1, depth=1.2, res=1.15,
 ))  # fmt: skip
 # EfficientNet-X-B0 (Li et al. 2021, GPUNET.md section 6): space-to-depth, fused early, ReLU late.
-register_family(Family(
-    "efficientnet_x", "EfficientNet-X-B0 (fused + space-to-depth)", 224,
+register_family(ScaledFamily(
+    name="efficientnet_x", label="EfficientNet-X-B0 (fused + space-to-depth)", resolution=224, stages=
     _stages([("conv", 1, 3, 2, 32, "swish", 1, 0), ("conv", 1, 2, 2, 64, "relu", 1, 0),
              ("irb", 1, 3, 1, 16, "relu", 1, 1), ("fused_irb", 2, 3, 1, 24, "swish", 6, 1),
              ("fused_irb", 2, 5, 2, 40, "swish", 6, 1), ("irb", 3, 3, 2, 80, "relu", 6, 1),
              ("irb", 3, 5, 1, 112, "relu", 6, 1), ("irb", 4, 5, 2, 192, "relu", 6, 1),
              ("irb", 1, 3, 1, 320, "relu", 6, 1)]),
-    1280, width=1.2**0.56, depth=1.2, res=1.2**0.26,
+    head_width=1280, width=1.2**0.56, depth=1.2, res=1.2**0.26,
 ))  # fmt: skip
 # GENet-large (Lin et al. 2020, GPUNET.md section 5): XX, BL early (full convs), DW late.
-register_family(Family(
-    "genet", "GENet (XX / BL / DW)", 256,
+register_family(ScaledFamily(
+    name="genet", label="GENet (XX / BL / DW)", resolution=256, stages=
     _stages([("conv", 1, 3, 2, 32, "relu", 1, 0), ("basic", 1, 3, 2, 128, "relu", 1, 0),
              ("basic", 2, 3, 2, 192, "relu", 1, 0), ("bottleneck", 6, 3, 2, 640, "relu", 4, 0),
              ("irb", 5, 3, 2, 640, "relu", 3, 0), ("irb", 4, 3, 1, 640, "relu", 3, 0)]),
-    2560, width=1.1, depth=1.2, res=1.15,
+    head_width=2560, width=1.1, depth=1.2, res=1.15,
 ))  # fmt: skip
 # ResNet-18 style: basic blocks; a stride-2 conv replaces the max-pool.
-register_family(Family(
-    "resnet", "ResNet-18 style (basic blocks)", 224,
+register_family(ScaledFamily(
+    name="resnet", label="ResNet-18 style (basic blocks)", resolution=224, stages=
     _stages([("conv", 1, 3, 2, 32, "relu", 1, 0), ("conv", 1, 3, 2, 64, "relu", 1, 0),
              ("basic", 2, 3, 1, 64, "relu", 1, 0), ("basic", 2, 3, 2, 128, "relu", 1, 0),
              ("basic", 2, 3, 2, 256, "relu", 1, 0), ("basic", 2, 3, 2, 512, "relu", 1, 0)]),
-    512, width=1.1, depth=1.2, res=1.15,
+    head_width=512, width=1.1, depth=1.2, res=1.15,
 ))  # fmt: skip
-# GPUNet-0 as published (GPUNET.md section 3), offered when searching the GPUNet space.
-register_family(Family(
-    "gpunet", "GPUNet-0 (published)", 320,
-    Architecture.from_string(
-        "res320-s0_conv_n1_k3_s2_c32_swish-s1_conv_n2_k3_s1_c32_relu-s2_fir_n2_k3_s2_e5_c32_relu"
-        "-s3_fir_n3_k3_s2_e5_c64_relu-s4_ir_n3_k3_s2_e5_c256_swish-s6_ir_n2_k3_s2_e5_c704_relu_se-head1280"
-    ).stages,
-    1280, width=1.0, depth=1.0, res=1.0, scalable=False, spaces=("gpunet",),
-))  # fmt: skip
+# NVIDIA's seven released GPUNets (gpunas/data/gpunet_release), offered when searching the GPUNet space.
+register_family(ReleasedFamily(name="gpunet", label="GPUNet (NVIDIA's released models)", spaces=("gpunet",)))
 
 
 def families_for(space: SearchSpace, names: list[str]) -> list[Family]:
@@ -140,10 +159,8 @@ def _snap_resolution(space: SearchSpace, value: float) -> int:
     return int(choices[np.argmin(np.abs(choices - value))])
 
 
-def scale(family: Family, space: SearchSpace, phi: float) -> Architecture:
+def scale(family: ScaledFamily, space: SearchSpace, phi: float) -> Architecture:
     """The family's variant at ``phi``, fitted to the space's stem width and resolution range."""
-    if not family.scalable:
-        return Architecture(family.resolution, family.stages, family.head_width)
     stem_max = max(int(v) for v in space.choices_of("stage0.filters"))
     w = family.width**phi * stem_max / family.stages[0].out_channels
     d = family.depth**phi
@@ -161,15 +178,15 @@ def scale(family: Family, space: SearchSpace, phi: float) -> Architecture:
 
 
 def variants(space: SearchSpace, names: list[str], phis: list[float]) -> pd.DataFrame:
-    """One row per distinct (family, architecture): family, phi, arch string."""
+    """One row per distinct (family, architecture): family, variant name, phi, arch string."""
     rows, seen = [], set()
     for fam in families_for(space, names):
-        for phi in phis if fam.scalable else [0.0]:
-            arch = scale(fam, space, float(phi)).to_string()
-            if (fam.name, arch) not in seen:
-                seen.add((fam.name, arch))
-                rows.append({"family": fam.name, "phi": float(phi), "arch": arch})
-    return pd.DataFrame(rows, columns=["family", "phi", "arch"])
+        for name, phi, arch in fam.variants(space, phis):
+            text = arch.to_string()
+            if (fam.name, text) not in seen:
+                seen.add((fam.name, text))
+                rows.append({"family": fam.name, "variant": name, "phi": phi, "arch": text})
+    return pd.DataFrame(rows, columns=["family", "variant", "phi", "arch"])
 
 
 def variant_codes(space: SearchSpace, cfg: dict[str, Any], classes: int, padding: str) -> np.ndarray:
@@ -218,12 +235,13 @@ def design(
                 continue
             best = inside.loc[inside["predicted_ms"].idxmax()]
             picks[key] = {"family": fam.name, "subspace": s["id"], "skip": False, "arch": best["arch"],
-                          "phi": float(best["phi"]), "predicted_ms": float(best["predicted_ms"])}  # fmt: skip
+                          "variant": best["variant"], "phi": None if pd.isna(best["phi"]) else float(best["phi"]),
+                          "predicted_ms": float(best["predicted_ms"])}  # fmt: skip
     doc = {
         "slug": slug,
         "families": {f.name: f.label for f in families_for(sp, cfg["families"])},
         "budgets_ms": {s["id"]: s["hi_ms"] for s in subs},
-        "variants": var.to_dict(orient="records"),
+        "variants": var.astype(object).where(var.notna(), None).to_dict(orient="records"),
         "picks": picks,
     }
     atomic_write_json(output, doc)
@@ -255,7 +273,7 @@ def train_job(
             reuse=train.get("reuse_finished", True),
             mem_mb=mem_mb,
         )
-        metrics = base | {k: pick[k] for k in ("arch", "phi", "predicted_ms")} | result
+        metrics = base | {k: pick.get(k) for k in ("arch", "variant", "phi", "predicted_ms")} | result
     atomic_write_json(output, metrics)
     log.info("baseline %s/%s: %s %s", family, subspace, metrics["status"],
              metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"))  # fmt: skip
@@ -300,12 +318,13 @@ def compare(
         if len(inside):
             b = inside.loc[inside["accuracy"].idxmax()]
             ratio, match = matched_ratio(float(b["predicted_ms"]), float(b["accuracy"]), searched)
-            row |= {"baseline_family": b["family"], "baseline_accuracy": float(b["accuracy"]),
+            row |= {"baseline_family": b["family"], "baseline_variant": b.get("variant") or b["family"],
+                    "baseline_accuracy": float(b["accuracy"]),
                     "baseline_ms": float(b["predicted_ms"]), "baseline_arch": b["arch"],
                     "accuracy_gain_pts": row["search_accuracy"] - float(b["accuracy"]),
                     "latency_ratio_at_matched_accuracy": ratio, "matched_search_arch": match}  # fmt: skip
         else:
-            row |= {"baseline_family": "", "baseline_accuracy": np.nan, "baseline_ms": np.nan,
+            row |= {"baseline_family": "", "baseline_variant": "", "baseline_accuracy": np.nan, "baseline_ms": np.nan,
                     "baseline_arch": "", "accuracy_gain_pts": np.nan,
                     "latency_ratio_at_matched_accuracy": np.nan, "matched_search_arch": ""}  # fmt: skip
         rows.append(row)
@@ -339,15 +358,15 @@ def comparison_markdown(table: pd.DataFrame, base: pd.DataFrame) -> str:
     for r in table.to_dict(orient="records"):
         lines.append(
             f"| {r['subspace']} < {r['budget_ms']:.3f} ms | {f(r['search_accuracy'], '.2f')} | "
-            f"{f(r['search_ms'], '.3f')} | {r['baseline_family'] or '-'} | {f(r['baseline_accuracy'], '.2f')} | "
+            f"{f(r['search_ms'], '.3f')} | {r['baseline_variant'] or '-'} | {f(r['baseline_accuracy'], '.2f')} | "
             f"{f(r['baseline_ms'], '.3f')} | {f(r['accuracy_gain_pts'], '+.2f')} | "
             f"{f(r['latency_ratio_at_matched_accuracy'], '.2f')} |"
         )
-    lines += ["", "## Every baseline trained", "", "| family | sub-space | status | top-1 | predicted ms | arch |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", "## Every baseline trained", "", "| family | variant | sub-space | status | top-1 | predicted ms | arch |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in base.to_dict(orient="records"):
         acc = r.get("val_top1") if r["status"] == "complete" else None
-        lines.append(f"| {r['family']} | {r['subspace']} | {r['status']} {r.get('reason', '') if r['status'] != 'complete' else ''} | "
+        lines.append(f"| {r['family']} | {r.get('variant') or '-'} | {r['subspace']} | {r['status']} {r.get('reason', '') if r['status'] != 'complete' else ''} | "
                      f"{f(acc, '.2f')} | {f(r.get('predicted_ms'), '.3f')} | `{r.get('arch', '')}` |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -368,6 +387,9 @@ def plot_pareto(
         if len(fv):
             fv = fv.drop_duplicates("arch").sort_values("predicted_ms")
             ax.plot(fv["predicted_ms"], fv["accuracy"], "o--", c=f"C{i + 1}", label=label)
+            if fam == "gpunet" and "variant" in fv:  # NVIDIA's released models, by their names
+                for _, r in fv.iterrows():
+                    ax.annotate(r["variant"], (r["predicted_ms"], r["accuracy"]), fontsize=7, c=f"C{i + 1}")
     for budget in doc["budgets_ms"].values():
         ax.axvline(budget, c="0.85", lw=1, zorder=0)
     for c in cards.values():

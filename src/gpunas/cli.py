@@ -12,8 +12,9 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from gpunas.arch import format_number
 from gpunas.models.counting import arch_stats
-from gpunas.parse import parse_arch
+from gpunas.parse import nvidia_source, parse_arch
 from gpunas.space import load_space
 
 
@@ -28,8 +29,13 @@ def _describe(args: argparse.Namespace) -> int:
         raise ValueError(f"--classes must be >= 1, got {args.classes}")
     rows = arch_stats(arch, args.classes, args.padding)
     params, macs = sum(r.params for r in rows), sum(r.macs for r in rows)
+    source = nvidia_source(args.arch)
     out = sys.stdout
     if args.json:
+        layers = [r.row() for r in rows]
+        if source is not None:  # layer i is record i + 1 of the file; the head row is its tail record
+            for i, row in enumerate(layers):
+                row["record"] = i + 1
         doc = {
             "arch": arch.to_string(),
             "resolution": arch.resolution,
@@ -37,22 +43,25 @@ def _describe(args: argparse.Namespace) -> int:
             "padding": args.padding,
             "params": params,
             "macs": macs,
-            "layers": [r.row() for r in rows],
+            "layers": layers,
         }
+        if source is not None:
+            doc["source"] = str(source)
         if space is not None:
             doc["space"] = space.name
-            doc["encoding"] = space.encode(arch)
+            where = (lambda i: f"{source}: record {i + 1}") if source is not None else None
+            doc["encoding"] = space.encode(arch, where)
         out.write(json.dumps(doc, indent=2) + "\n")
         return 0
     out.write(f"{arch.to_string()}\n\n")
-    header = f"{'layer':<11}{'type':<10}{'in':>5}{'out':>6}{'k':>3}{'s':>3}{'e':>3} {'act':<6}{'se':<4}"
+    header = f"{'layer':<11}{'type':<11}{'in':>5}{'out':>6}{'k':>3}{'s':>3}{'e':>6} {'act':<6}{'se':<4}"
     header += f"{'output':>16}{'params':>12}{'MACs':>15}"
     out.write(header + "\n" + "-" * len(header) + "\n")
     for r in rows:
         shape = f"{r.out_channels}x{r.out_hw}x{r.out_hw}" if r.block != "head" else f"{r.out_channels}"
         out.write(
-            f"{r.name:<11}{r.block:<10}{r.in_channels:>5}{r.out_channels:>6}{r.kernel:>3}{r.stride:>3}"
-            f"{r.expansion:>3} {r.act:<6}{'yes' if r.se else '-':<4}{shape:>16}{r.params:>12,}{r.macs:>15,}\n"
+            f"{r.name:<11}{r.block:<11}{r.in_channels:>5}{r.out_channels:>6}{r.kernel:>3}{r.stride:>3}"
+            f"{format_number(r.expansion):>6} {r.act:<6}{'yes' if r.se else '-':<4}{shape:>16}{r.params:>12,}{r.macs:>15,}\n"
         )
     out.write("-" * len(header) + "\n")
     out.write(f"total: {params:,} parameters, {macs / 1e9:.3f} GMACs at {arch.resolution} px\n")
@@ -148,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         "describe",
         help="per-layer table, parameters and MACs of one architecture",
         description="ARCH is an integer vector ('[0,1,...]' or '0,1,...'), an arch string "
-        "(res<R>-s0_...-head<W>) or a path to an NVIDIA JSON layer list.",
+        "(res<R>-s0_...-head<W>), a path to an NVIDIA JSON layer list, or the name of one of NVIDIA's "
+        "released GPUNets (GPUNet-0, -1, -2, -P0, -P1, -D1, -D2; shipped with gpunas).",
     )
     p.add_argument("arch", metavar="ARCH")
     p.add_argument("--space", help="space name in config/spaces/ or a YAML path (vectors default to gpunet)")

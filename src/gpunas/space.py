@@ -16,7 +16,9 @@ the canonical vector, and samplers emit canonical vectors only.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -257,14 +259,41 @@ class SearchSpace:
             head_width=int(self._value("head_width", vec)),
         )
 
-    def encode(self, arch: Architecture) -> list[int]:
-        """The canonical vector of ``arch``; ``ValueError`` if ``arch`` is not in the space."""
-        by_index = {s.index: s for s in arch.stages}
+    def encode(self, arch: Architecture, where: Callable[[int], str] | None = None) -> list[int]:
+        """The canonical vector of ``arch``; ``ValueError`` if ``arch`` is not in the space.
+
+        The error names the layer that falls outside (``where(i)`` names layer ``i``, e.g. the
+        record of an NVIDIA file), the field and the value.
+        """
+        name_of = where or (lambda i: f"layer {i}")
+        first: dict[int, int] = {}  # stage index -> position of its first layer
+        pos = 0
+        for st in arch.stages:
+            first.setdefault(st.index, pos)
+            pos += st.layers
+        if arch.distill:
+            raise ValueError(f"{name_of(0)}: NVIDIA's distilled block set is not part of space {self.name!r}")
+        by_index: dict[int, StageConfig] = {}
+        pos = 0
+        for st in arch.stages:
+            if st.index in by_index:
+                ref = by_index[st.index]
+                diff = [f"{k} {getattr(ref, k)} -> {getattr(st, k)}" for k in
+                        ("block", "kernel", "expansion", "out_channels", "act", "se") if getattr(ref, k) != getattr(st, k)]  # fmt: skip
+                what = ", ".join(diff) or f"stride {st.stride} inside the stage"
+                raise ValueError(
+                    f"{name_of(pos)} (stage {st.index}): {what}: space {self.name!r} has one configuration "
+                    "per stage"
+                )
+            by_index[st.index] = st
+            pos += st.layers
         if max(by_index) >= len(self.stages):
             raise ValueError(
-                f"architecture has stage {max(by_index)}, space {self.name!r} has {len(self.stages)}"
+                f"{name_of(first[max(by_index)])}: stage {max(by_index)} does not exist in space "
+                f"{self.name!r} (stages 0..{len(self.stages) - 1})"
             )
         values: dict[str, Any] = {"resolution": arch.resolution, "head_width": arch.head_width}
+        where_of: dict[str, str] = {"resolution": "resolution", "head_width": "head width"}
         for i, st in enumerate(self.stages):
             s = by_index.get(i)
             if s is None:
@@ -272,29 +301,32 @@ class SearchSpace:
                     raise ValueError(f"stage {i} is missing but space {self.name!r} does not allow 0 layers")
                 values[f"stage{i}.layers"] = 0
                 continue
+            layer = f"{name_of(first[i])} (stage {i})"
             if s.block != st["block"] or s.stride != st["stride"]:
                 raise ValueError(
-                    f"stage {i}: {s.block} stride {s.stride} does not match space "
+                    f"{layer}: {s.block} stride {s.stride} does not match space {self.name!r} "
                     f"({st['block']} stride {st['stride']})"
                 )
-            values |= {
-                f"stage{i}.kernel": s.kernel,
-                f"stage{i}.layers": s.layers,
-                f"stage{i}.act": s.act,
-                f"stage{i}.expansion": s.expansion,
-                f"stage{i}.filters": s.out_channels,
-                f"stage{i}.se": int(s.se),
-            }
+            for key, value in (("kernel", s.kernel), ("layers", s.layers), ("act", s.act),
+                               ("expansion", s.expansion), ("filters", s.out_channels), ("se", int(s.se))):  # fmt: skip
+                values[f"stage{i}.{key}"] = value
+                where_of[f"stage{i}.{key}"] = layer
         vec = []
         for name, value in values.items():
             choices = self._all_choices(name)
             if value not in choices:
-                raise ValueError(f"{name}: {value!r} is not in space {self.name!r} (allowed {list(choices)})")
+                raise ValueError(
+                    f"{where_of[name]}: {name}: {value!r} is not in space {self.name!r} "
+                    f"(allowed {_describe_choices(choices)})"
+                )
             if name in self._fixed and value != self._fixed[name]:
-                raise ValueError(f"{name}: {value!r} differs from the fixed value {self._fixed[name]!r}")
+                raise ValueError(
+                    f"{where_of[name]}: {name}: {value!r} differs from the fixed value {self._fixed[name]!r}"
+                )
             if name in self._tied and value != values.get(self._tied[name], value):
                 raise ValueError(
-                    f"{name}: {value!r} must equal {self._tied[name]} ({values[self._tied[name]]!r})"
+                    f"{where_of[name]}: {name}: {value!r} must equal {self._tied[name]} "
+                    f"({values[self._tied[name]]!r}) in space {self.name!r}"
                 )
         for f in self.fields:
             if f.name in values:
@@ -353,6 +385,15 @@ class SearchSpace:
 
     def field_index(self, name: str) -> int:
         return self._index[name]
+
+
+def _describe_choices(choices: tuple[Any, ...]) -> str:
+    vals = list(choices)
+    numeric = all(isinstance(v, int) and not isinstance(v, bool) for v in vals)
+    steps = {b - a for a, b in itertools.pairwise(vals)} if numeric else set()
+    if numeric and len(vals) > 3 and len(steps) == 1:
+        return f"{vals[0]}..{vals[-1]} step {steps.pop()}"
+    return str(vals)
 
 
 def _validate_schema(data: Any, source: str) -> None:

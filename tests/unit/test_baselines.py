@@ -9,7 +9,7 @@ import torch
 
 from gpunas.arch import Architecture
 from gpunas.baselines import compare, design, families_for, family_names, matched_ratio, scale, variants
-from gpunas.latency.keys import LayerKey, keys_for_arch
+from gpunas.latency.keys import KEY_LAYOUT, LayerKey, keys_for_arch
 from gpunas.latency.lut import keys_frame, write_table
 from gpunas.latency.onnx_graph import network_graph
 from gpunas.models.builder import build_model, module_macs, num_params
@@ -44,10 +44,15 @@ def test_families_build_count_and_key_like_candidates(tiny_space):
     assert {lo.resolution, hi.resolution} <= {32, 48, 64}
 
 
-def test_gpunet_family_is_the_published_gpunet0(gpunet_space, gpunet0):
+def test_gpunet_family_is_nvidias_seven_released_models(gpunet_space, gpunet0):
     assert [f.name for f in families_for(gpunet_space, ["gpunet"])] == ["gpunet"]
-    fam = families_for(gpunet_space, ["gpunet"])[0]
-    assert scale(fam, gpunet_space, 3.0).to_string() == gpunet0.to_string()
+    table = variants(gpunet_space, ["gpunet"], [3.0])
+    names = ["GPUNet-0", "GPUNet-1", "GPUNet-2", "GPUNet-P0", "GPUNet-P1", "GPUNet-D1", "GPUNet-D2"]
+    assert list(table["variant"]) == names
+    assert table.loc[0, "arch"] == gpunet0.to_string()  # not scaled: phi does not apply
+    for text in table["arch"]:
+        arch = Architecture.from_string(text)
+        assert count(arch, 1000)[0] == num_params(build_model(arch, 1000))
     assert family_names() == sorted(ALL)
 
 
@@ -65,7 +70,7 @@ def _fake_lut(space, cfg, tmp_path):
     macs = [count(Architecture.from_string("res8-s0_conv_n1_k3_s1_c8_relu-head8"), 10)[1]] * len(df)
     df["latency_ms"] = np.asarray(macs, float) * 0 + 0.01 * (1 + df["cin"] * df["cout"] / 4096)
     df["mad_ms"], df["cv"], df["min_ms"], df["repeats"] = 0.0, 0.0, df["latency_ms"], 5
-    meta = {"slug": "x", "unit": "ms", "key_layout": 2, "classes": 10, "padding": "same"}
+    meta = {"slug": "x", "unit": "ms", "key_layout": KEY_LAYOUT, "classes": 10, "padding": "same"}
     write_table(df, meta, tmp_path / "lut.parquet")
     (tmp_path / "fidelity.json").write_text(json.dumps({"correction": {"a": 1.0, "b": 0.0, "c": 0.0}}))
 
@@ -87,6 +92,20 @@ def test_design_picks_the_largest_variant_inside_each_budget(tmp_path, tiny_spac
                 assert p["skip"]
             else:
                 assert p["predicted_ms"] == inside["predicted_ms"].max() < s["hi_ms"]
+
+
+def test_design_lists_the_seven_released_gpunets_with_their_latency(tmp_path, gpunet_space):
+    cfg = {"families": ["gpunet"], "phis": [0]}
+    _fake_lut(gpunet_space, cfg, tmp_path)
+    (tmp_path / "sub.json").write_text(json.dumps({"subspaces": [{"id": "s0", "hi_ms": 1e6}]}))
+    doc = design("gpunet", tmp_path / "lut.parquet", tmp_path / "fidelity.json", tmp_path / "sub.json", cfg, "x",
+                 tmp_path / "b.json")  # fmt: skip
+    var = pd.DataFrame(doc["variants"])
+    assert list(var["variant"]) == ["GPUNet-0", "GPUNet-1", "GPUNet-2", "GPUNet-P0", "GPUNet-P1", "GPUNet-D1",
+                                    "GPUNet-D2"]  # fmt: skip
+    assert (var["predicted_ms"] > 0).all() and var["predicted_ms"].is_unique
+    assert doc["picks"]["gpunet/s0"]["variant"] == var.loc[var["predicted_ms"].idxmax(), "variant"]
+    assert json.loads((tmp_path / "b.json").read_text())["variants"][0]["phi"] is None
 
 
 def test_compare_reports_gain_and_latency_ratio_at_matched_accuracy(tmp_path):
@@ -156,7 +175,12 @@ def test_validation_measures_hub_models_and_flags_budget_breakers(tmp_path, tiny
     assert (gpu["backend"], gpu["device"], gpu["precision"]) == ("torch", "cuda", "fp16")  # no TensorRT here
     lut = pd.DataFrame({"code": [1], "key": ["k"], "latency_ms": [0.1], "mad_ms": [0.0], "cv": [0.0],
                         "min_ms": [0.1], "repeats": [5]})  # fmt: skip
-    meta = {"slug": "ci", "unit": "ms", "key_layout": 2, "protocol": {"repeats": 5, "warmup": 1, "runs": 3}}
+    meta = {
+        "slug": "ci",
+        "unit": "ms",
+        "key_layout": KEY_LAYOUT,
+        "protocol": {"repeats": 5, "warmup": 1, "runs": 3},
+    }
     write_table(lut, meta, tmp_path / "lut.parquet")
     dirs = _hub(tmp_path, tiny_space, budget=1e-6)  # no network runs in a microsecond
     table = validate_hub(dirs, tmp_path / "lut.parquet", lat, {"backend": "auto"}, "ci", 0,

@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from gpunas.models.blocks import create_block, make_divisible
+from gpunas.models.blocks import create_block
+from gpunas.models.blocks_math import make_divisible
 from gpunas.models.builder import build_model, module_macs, num_params
 from gpunas.models.counting import count
 from gpunas.sampling import sobol_vectors
@@ -68,7 +69,7 @@ def test_residual_rules_and_drop_path():
 def test_registry_rejects_unknown():
     with pytest.raises(
         ValueError,
-        match="unknown block type 'mbconv'; registered: \\['basic', 'bottleneck', 'conv', 'fused_irb', 'irb'\\]",
+        match="unknown block type 'mbconv'; registered: \\['basic', 'bottleneck', 'conv', 'fused_irb', 'irb', 'large_stem'\\]",
     ):
         create_block("mbconv", 8, 8, kernel=3, stride=1, act="relu")
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):

@@ -1,12 +1,13 @@
 import json
 
 from gpunas.cli import main
+from gpunas.latency.keys import KEY_LAYOUT
 
-from ..conftest import FIXTURES
+from ..conftest import RELEASE
 
 
 def test_describe_gpunet0_json(capsys):
-    assert main(["describe", str(FIXTURES / "gpunet0_0.65ms.json"), "--json"]) == 0
+    assert main(["describe", str(RELEASE / "0.65ms.json"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["params"] == 11_885_432
     assert round(doc["macs"] / 1e9, 3) == 3.309
@@ -15,11 +16,11 @@ def test_describe_gpunet0_json(capsys):
 
 
 def test_describe_release_padding_and_resolution(capsys):
-    assert main(["describe", str(FIXTURES / "gpunet0_0.65ms.json"), "--json", "--padding", "release"]) == 0
+    assert main(["describe", str(RELEASE / "0.65ms.json"), "--json", "--padding", "release"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert round(doc["macs"] / 1e9, 3) == 3.254
     assert [r["out_hw"] for r in doc["layers"][:6]] == [160, 160, 160, 79, 79, 39]
-    assert main(["describe", str(FIXTURES / "gpunet0_0.65ms.json"), "--json", "--resolution", "224"]) == 0
+    assert main(["describe", str(RELEASE / "0.65ms.json"), "--json", "--resolution", "224"]) == 0
     assert json.loads(capsys.readouterr().out)["resolution"] == 224
 
 
@@ -77,7 +78,7 @@ def test_hub_list_and_lut_show(tmp_path, capsys, tiny_space):
     )
     write_table(
         lut,
-        {"slug": "x-cpu-fp32-b1", "backend": "onnxruntime", "unit": "ms", "key_layout": 2},
+        {"slug": "x-cpu-fp32-b1", "backend": "onnxruntime", "unit": "ms", "key_layout": KEY_LAYOUT},
         tmp_path / "lut.parquet",
     )
     assert main(["lut", "show", str(tmp_path / "lut.parquet"), "--top", "2"]) == 0

@@ -4,7 +4,14 @@ import pytest
 
 from gpunas.latency.backends import BackendUnavailableError, create_backend
 from gpunas.latency.estimate import Correction, lut_sums, lut_sums_reference
-from gpunas.latency.keys import LayerKey, keys_for_arch, keys_for_space, keys_for_vectors, layer_codes
+from gpunas.latency.keys import (
+    KEY_LAYOUT,
+    LayerKey,
+    keys_for_arch,
+    keys_for_space,
+    keys_for_vectors,
+    layer_codes,
+)
 from gpunas.latency.lut import device_slug, keys_frame, merge, read_lut, write_table
 from gpunas.latency.protocol import Protocol, measure
 from gpunas.sampling import sobol_vectors
@@ -18,7 +25,7 @@ META = {
     "padding": "same",
     "classes": 10,
     "unit": "ms",
-    "key_layout": 2,
+    "key_layout": KEY_LAYOUT,
 }
 
 
@@ -102,7 +109,7 @@ def test_lut_round_trip_and_foreign_device_refused(tmp_path, tiny_space):
         read_lut(path, expect_slug="tensorrt-nvidia-a100-fp16-b1")
     # a table of the older key-code layout would decode into wrong keys: refused, not read
     write_table(lut, {**META, "key_layout": 1}, path)
-    with pytest.raises(ValueError, match="uses key layout 1, this gpunas uses 2"):
+    with pytest.raises(ValueError, match=f"uses key layout 1, this gpunas uses {KEY_LAYOUT}"):
         read_lut(path, expect_slug=META["slug"])
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
+from gpunas.latency.keys import KEY_LAYOUT
 from gpunas.latency.lut import write_table
 
-from ..conftest import FIXTURES, ROOT
+from ..conftest import RELEASE, ROOT
 
 TINY = (ROOT / "config" / "spaces" / "tiny.yaml").read_text()
 VEC = ",".join(["0"] * 41)
@@ -28,7 +29,7 @@ def _space(tmp, text):
 
 
 def _nvidia(tmp, mutate):
-    layers = json.loads((FIXTURES / "gpunet0_0.65ms.json").read_text())
+    layers = json.loads((RELEASE / "0.65ms.json").read_text())
     mutate(layers)
     path = tmp / "arch.json"
     path.write_text(json.dumps(layers))
@@ -60,7 +61,7 @@ CLI_CASES = [
     ("nvidia-missing-key", lambda t: _nvidia(t, _del_key), "missing key 'num_in_channels'"),
     ("nvidia-channel-mismatch", lambda t: _nvidia(t, _channels), "channels"),
     ("lut-corrupt", lambda t: _lut(t, b"this is not parquet at all"), "is corrupt or truncated"),
-    ("lut-truncated", lambda t: _lut(t, (FIXTURES / "gpunet0_0.65ms.json").read_bytes()[:10]), "is corrupt or truncated"),
+    ("lut-truncated", lambda t: _lut(t, (RELEASE / "0.65ms.json").read_bytes()[:10]), "is corrupt or truncated"),
 ]  # fmt: skip
 
 
@@ -153,7 +154,7 @@ def test_foreign_lut_cache_is_refused(workflow):
     import pandas as pd
 
     meta = {"slug": "tensorrt-nvidia-a100-fp16-b1", "backend": "tensorrt", "hardware": "NVIDIA A100",
-            "unit": "ms", "key_layout": 2}  # fmt: skip
+            "unit": "ms", "key_layout": KEY_LAYOUT}  # fmt: skip
     write_table(pd.DataFrame(lut), meta, workflow.path / f"results/lut/{slug}/cache.parquet")
     proc = workflow.run("--until", "enumerate_layers", check=False)
     assert proc.returncode != 0

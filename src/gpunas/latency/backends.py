@@ -255,7 +255,7 @@ def torch_layer_module(key: LayerKey, padding: str = "same") -> Any:
     from gpunas.models.blocks import Head, create_block
 
     if key.type == "head":
-        return Head(key.cin, key.cout, key.classes)
+        return Head(key.cin, key.cout, key.classes, distill=key.distill)
     return create_block(
         key.type,
         key.cin,
@@ -266,6 +266,7 @@ def torch_layer_module(key: LayerKey, padding: str = "same") -> Any:
         act=key.act,
         se=key.se,
         padding=padding,
+        distill=key.distill,
     )
 
 

@@ -14,7 +14,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 from gpunas.arch import Architecture
 from gpunas.latency.keys import LayerKey, keys_for_arch
-from gpunas.models.blocks_math import bottleneck_channels, conv_padding, make_divisible, se_channels
+from gpunas.models.blocks_math import (
+    DISTILL_HEAD_HIDDEN,
+    bottleneck_channels,
+    conv_padding,
+    expanded_channels,
+    layer_output_size,
+    se_channels,
+)
 
 OPSET = 17
 
@@ -44,12 +51,13 @@ class GraphBuilder:
         return out
 
     def conv(
-        self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1
-    ) -> str:
-        w = self._weight((cout, cin // groups, k, k))
-        b = self._weight((cout,))
+        self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
+        bias: bool = True,
+    ) -> str:  # fmt: skip
+        """A convolution; its bias stands for the folded BatchNorm (``bias=False``: a conv without BN)."""
+        inputs = [x, self._weight((cout, cin // groups, k, k)), *([self._weight((cout,))] if bias else [])]
         return self.node(
-            "Conv", [x, w, b], kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, group=groups
+            "Conv", inputs, kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, group=groups
         )
 
     def act(self, x: str, act: str) -> str:
@@ -68,16 +76,24 @@ class GraphBuilder:
     def layer(self, x: str, key: LayerKey, padding: str = "same") -> str:
         """One block (or the head) of ``key``; mirrors gpunas.models.blocks."""
         if key.type == "head":
-            y = self.node("Relu", [self.conv(x, key.cin, key.cout, 1)])
-            y = self.node("Flatten", [self.node("GlobalAveragePool", [y])], axis=1)
+            hidden = DISTILL_HEAD_HIDDEN if key.distill else key.cout
+            y = self.node("GlobalAveragePool", [self.node("Relu", [self.conv(x, key.cin, hidden, 1)])])
+            if key.distill:  # NVIDIA's EpilogueD: a second conv1x1 (no bias) after the pool
+                y = self.node("Relu", [self.conv(y, hidden, key.cout, 1, bias=False)])
+            y = self.node("Flatten", [y], axis=1)
             w, b = self._weight((key.classes, key.cout)), self._weight((key.classes,))
             return self.node("Gemm", [y, w, b], transB=1)
-        pad = conv_padding(key.kernel, key.stride, key.type, padding)
+        pad = conv_padding(key.kernel, key.stride, key.type, padding, key.distill)
         if key.type == "conv":
             return self.act(self.conv(x, key.cin, key.cout, key.kernel, key.stride, pad), key.act)
+        if key.type == "large_stem":
+            y = self.act(self.conv(x, key.cin, key.cout, key.kernel, key.stride, pad), key.act)
+            for _ in range(2):
+                y = self.act(self.conv(y, key.cout, key.cout, key.kernel, 1, (key.kernel - 1) // 2), key.act)
+            return y
         if key.type in ("basic", "bottleneck"):
             return self.post_act_residual(x, key, pad)
-        mid = make_divisible(key.cin * key.expansion)
+        mid = expanded_channels(key.cin, key.expansion, key.distill)
         if key.type == "fused_irb":
             y = self.act(self.conv(x, key.cin, mid, key.kernel, key.stride, pad), key.act)
         elif key.type == "irb":
@@ -125,8 +141,7 @@ def layer_input_shape(key: LayerKey, batch: int) -> list[int]:
 def layer_output_shape(key: LayerKey, batch: int, padding: str = "same") -> list[int]:
     if key.type == "head":
         return [batch, key.classes]
-    pad = conv_padding(key.kernel, key.stride, key.type, padding)
-    out = (key.hw + 2 * pad - key.kernel) // key.stride + 1
+    out = layer_output_size(key.hw, key.kernel, key.stride, key.type, padding, key.distill)
     return [batch, key.cout, out, out]
 
 

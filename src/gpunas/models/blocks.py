@@ -2,10 +2,14 @@
 
 Every block takes one keyword signature::
 
-    Block(in_channels, out_channels, *, kernel, stride, expansion, act, se, drop_path, padding)
+    Block(in_channels, out_channels, *, kernel, stride, expansion, act, se, drop_path, padding, distill)
 
 so the builder never branches on block type. ``padding`` is ``"same"`` (correct "same" padding) or
-``"release"`` (NVIDIA's released models: stride-2 fused-IRB convs without padding).
+``"release"`` (NVIDIA's released models: stride-2 fused-IRB convs without padding). ``distill``
+selects NVIDIA's distilled block set (GPUNet-D1/D2): inverted residuals expand to exactly
+``in * expansion`` channels and BatchNorm keeps PyTorch's default eps, as ``gpunet_modules.py``'s
+distilled modules do. Global pooling is ``adaptive_avg_pool2d`` (ONNX ``GlobalAveragePool``, the
+operator the timed layer graphs use).
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from gpunas.models.blocks_math import bottleneck_channels, conv_padding, make_divisible, se_channels
+from gpunas.models.blocks_math import (
+    DISTILL_HEAD_HIDDEN,
+    bottleneck_channels,
+    conv_padding,
+    expanded_channels,
+    se_channels,
+)
 
-BN_EPS = 1e-3
+BN_EPS = 1e-3  # NVIDIA's released modules
+BN_EPS_DISTILL = 1e-5  # the distilled modules (PyTorch's default), except fused-IRB
 _BLOCKS: dict[str, type[nn.Module]] = {}
 _ACTS: dict[str, Callable[[], nn.Module]] = {"relu": lambda: nn.ReLU(inplace=True), "swish": nn.SiLU}
 
@@ -74,14 +86,16 @@ class SqueezeExcite(nn.Module):
         self.expand = nn.Conv2d(reduced, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x.mean((2, 3), keepdim=True)
+        s = F.adaptive_avg_pool2d(x, 1)
         return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
 
 
-def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, groups: int = 1) -> list:
+def conv_bn(
+    cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, groups: int = 1, eps: float = BN_EPS
+) -> list:
     return [
         nn.Conv2d(cin, cout, kernel, stride, padding, groups=groups, bias=False),
-        nn.BatchNorm2d(cout, eps=BN_EPS),
+        nn.BatchNorm2d(cout, eps=eps),
     ]
 
 
@@ -112,14 +126,47 @@ class ConvBlock(_Residual):
         kernel: int,
         stride: int,
         act: str,
-        expansion: int = 1,
+        expansion: float = 1,
         se: bool = False,
         drop_path: float = 0.0,
         padding: str = "same",
+        distill: bool = False,
     ) -> None:
         super().__init__(use_residual=False, drop_path=0.0)
-        pad = conv_padding(kernel, stride, "conv", padding)
-        self.body = nn.Sequential(*conv_bn(in_channels, out_channels, kernel, stride, pad), make_act(act))
+        pad = conv_padding(kernel, stride, "conv", padding, distill)
+        eps = BN_EPS_DISTILL if distill else BN_EPS
+        self.body = nn.Sequential(
+            *conv_bn(in_channels, out_channels, kernel, stride, pad, eps=eps), make_act(act)
+        )
+
+
+@register_block("large_stem")
+class LargeStem(_Residual):
+    """Three conv kxk -> BN -> act, the first strided; no residual (GPUNet-D2's ``head_large``)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel: int,
+        stride: int,
+        act: str,
+        expansion: float = 1,
+        se: bool = False,
+        drop_path: float = 0.0,
+        padding: str = "same",
+        distill: bool = False,
+    ) -> None:
+        super().__init__(use_residual=False, drop_path=0.0)
+        pad = conv_padding(kernel, stride, "large_stem", padding, distill)
+        eps = BN_EPS_DISTILL if distill else BN_EPS
+        layers = []
+        for i, cin in enumerate((in_channels, out_channels, out_channels)):
+            s = stride if i == 0 else 1
+            layers += [*conv_bn(cin, out_channels, kernel, s, pad if i == 0 else (kernel - 1) // 2, eps=eps)]
+            layers.append(make_act(act))
+        self.body = nn.Sequential(*layers)
 
 
 @register_block("fused_irb")
@@ -134,14 +181,15 @@ class FusedIRB(_Residual):
         kernel: int,
         stride: int,
         act: str,
-        expansion: int = 1,
+        expansion: float = 1,
         se: bool = False,
         drop_path: float = 0.0,
         padding: str = "same",
+        distill: bool = False,
     ) -> None:
         super().__init__(stride == 1 and in_channels == out_channels, drop_path)
-        mid = make_divisible(in_channels * expansion)
-        pad = conv_padding(kernel, stride, "fused_irb", padding)
+        mid = expanded_channels(in_channels, expansion, distill)
+        pad = conv_padding(kernel, stride, "fused_irb", padding, distill)
         layers = [*conv_bn(in_channels, mid, kernel, stride, pad), make_act(act)]
         if se:
             layers.append(SqueezeExcite(mid, se_channels(mid, expansion), act))
@@ -161,19 +209,21 @@ class IRB(_Residual):
         kernel: int,
         stride: int,
         act: str,
-        expansion: int = 1,
+        expansion: float = 1,
         se: bool = False,
         drop_path: float = 0.0,
         padding: str = "same",
+        distill: bool = False,
     ) -> None:
         super().__init__(stride == 1 and in_channels == out_channels, drop_path)
-        mid = make_divisible(in_channels * expansion)
-        pad = conv_padding(kernel, stride, "irb", padding)
-        layers = [*conv_bn(in_channels, mid, 1), make_act(act)]
-        layers += [*conv_bn(mid, mid, kernel, stride, pad, groups=mid), make_act(act)]
+        mid = expanded_channels(in_channels, expansion, distill)
+        pad = conv_padding(kernel, stride, "irb", padding, distill)
+        eps = BN_EPS_DISTILL if distill else BN_EPS
+        layers = [*conv_bn(in_channels, mid, 1, eps=eps), make_act(act)]
+        layers += [*conv_bn(mid, mid, kernel, stride, pad, groups=mid, eps=eps), make_act(act)]
         if se:
             layers.append(SqueezeExcite(mid, se_channels(mid, expansion), act))
-        layers += conv_bn(mid, out_channels, 1)
+        layers += conv_bn(mid, out_channels, 1, eps=eps)
         self.body = nn.Sequential(*layers)
 
 
@@ -211,13 +261,14 @@ class BasicBlock(_PostActResidual):
         kernel: int,
         stride: int,
         act: str,
-        expansion: int = 1,
+        expansion: float = 1,
         se: bool = False,
         drop_path: float = 0.0,
         padding: str = "same",
+        distill: bool = False,
     ) -> None:
         super().__init__(in_channels, out_channels, stride, act, drop_path)
-        pad = conv_padding(kernel, stride, "basic", padding)
+        pad = conv_padding(kernel, stride, "basic", padding, distill)
         self.body = nn.Sequential(
             *conv_bn(in_channels, out_channels, kernel, stride, pad),
             make_act(act),
@@ -237,14 +288,15 @@ class Bottleneck(_PostActResidual):
         kernel: int,
         stride: int,
         act: str,
-        expansion: int = 4,
+        expansion: float = 4,
         se: bool = False,
         drop_path: float = 0.0,
         padding: str = "same",
+        distill: bool = False,
     ) -> None:
         super().__init__(in_channels, out_channels, stride, act, drop_path)
         mid = bottleneck_channels(out_channels, expansion)
-        pad = conv_padding(kernel, stride, "bottleneck", padding)
+        pad = conv_padding(kernel, stride, "bottleneck", padding, distill)
         layers = [*conv_bn(in_channels, mid, 1), make_act(act)]
         layers += [*conv_bn(mid, mid, kernel, stride, pad), make_act(act)]
         if se:
@@ -254,14 +306,27 @@ class Bottleneck(_PostActResidual):
 
 
 class Head(nn.Module):
-    """conv1x1 -> BN -> ReLU -> global average pool -> dropout -> Linear."""
+    """conv1x1 -> BN -> ReLU -> global average pool -> dropout -> Linear (NVIDIA's Epilogue).
 
-    def __init__(self, in_channels: int, width: int, num_classes: int, dropout: float = 0.2) -> None:
+    ``distill``: conv1x1 -> 1152 -> BN -> ReLU -> pool -> conv1x1 -> ``width`` -> ReLU -> dropout
+    -> Linear (NVIDIA's EpilogueD, the distilled GPUNets' classifier).
+    """
+
+    def __init__(
+        self, in_channels: int, width: int, num_classes: int, dropout: float = 0.2, distill: bool = False
+    ) -> None:
         super().__init__()
-        self.conv = nn.Sequential(*conv_bn(in_channels, width, 1), nn.ReLU(inplace=True))
+        hidden = DISTILL_HEAD_HIDDEN if distill else width
+        eps = BN_EPS_DISTILL if distill else BN_EPS
+        self.conv = nn.Sequential(*conv_bn(in_channels, hidden, 1, eps=eps), nn.ReLU(inplace=True))
+        self.post = (
+            nn.Sequential(nn.Conv2d(hidden, width, 1, bias=False), nn.ReLU(inplace=True))
+            if distill
+            else nn.Identity()
+        )
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x).mean((2, 3))
+        x = self.post(F.adaptive_avg_pool2d(self.conv(x), 1)).flatten(1)
         return self.fc(self.dropout(x))

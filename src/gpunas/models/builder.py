@@ -42,10 +42,11 @@ class GPUNetModel(nn.Module):
                     se=layer.se,
                     drop_path=drop_path_rate * i / max(1, len(layers) - 1),
                     padding=padding,
+                    distill=layer.distill,
                 )
             )
         self.features = nn.Sequential(*blocks)
-        self.head = Head(arch.num_features, arch.head_width, num_classes, dropout)
+        self.head = Head(arch.num_features, arch.head_width, num_classes, dropout, distill=arch.distill)
         self._init_weights()
 
     def _init_weights(self) -> None:

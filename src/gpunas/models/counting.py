@@ -10,7 +10,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from gpunas.arch import Architecture, LayerConfig
-from gpunas.models.blocks_math import bottleneck_channels, conv_padding, make_divisible, se_channels
+from gpunas.models.blocks_math import (
+    DISTILL_HEAD_HIDDEN,
+    bottleneck_channels,
+    expanded_channels,
+    layer_output_size,
+    se_channels,
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,7 @@ class LayerStats:
     out_channels: int
     kernel: int
     stride: int
-    expansion: int
+    expansion: float
     act: str
     se: bool
     stage: int
@@ -34,17 +40,15 @@ class LayerStats:
         return asdict(self)
 
 
-def out_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
-
-
 def _conv(cin: int, cout: int, k: int, hw_out: int, groups: int = 1, bias: bool = False) -> tuple[int, int]:
     weights = k * k * (cin // groups) * cout
     return weights + (cout if bias else 0), weights * hw_out * hw_out
 
 
-def _inverted(cin: int, cout: int, k: int, e: int, se: bool, hw: int, oh: int, fused: bool) -> list:
-    mid = make_divisible(cin * e)
+def _inverted(
+    cin: int, cout: int, k: int, e: float, se: bool, hw: int, oh: int, fused: bool, distill: bool
+) -> list:
+    mid = expanded_channels(cin, e, distill)
     if fused:
         parts = [_conv(cin, mid, k, oh), (2 * mid, 0)]
     else:
@@ -63,12 +67,15 @@ def _shortcut(cin: int, cout: int, stride: int, oh: int) -> list:
 def layer_cost(layer: LayerConfig, hw: int, padding: str = "same") -> tuple[int, int, int]:
     """(params, macs, output size) of one layer at input size ``hw`` (square)."""
     cin, cout, k, s, e = layer.in_channels, layer.out_channels, layer.kernel, layer.stride, layer.expansion
-    pad = conv_padding(k, s, layer.block, padding)
-    oh = out_size(hw, k, s, pad)
+    oh = layer_output_size(hw, k, s, layer.block, padding, layer.distill)
+    d = layer.distill
     parts: dict[str, Callable[[], list]] = {
         "conv": lambda: [_conv(cin, cout, k, oh), (2 * cout, 0)],
-        "fused_irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=True),
-        "irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=False),
+        "large_stem": lambda: [
+            _conv(cin, cout, k, oh), (2 * cout, 0), *[_conv(cout, cout, k, oh), (2 * cout, 0)] * 2,
+        ],
+        "fused_irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=True, distill=d),
+        "irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=False, distill=d),
         "basic": lambda: [
             _conv(cin, cout, k, oh), (2 * cout, 0), _conv(cout, cout, k, oh), (2 * cout, 0),
             *_shortcut(cin, cout, s, oh),
@@ -84,9 +91,13 @@ def layer_cost(layer: LayerConfig, hw: int, padding: str = "same") -> tuple[int,
     return sum(p for p, _ in rows), sum(m for _, m in rows), oh
 
 
-def head_cost(cin: int, width: int, num_classes: int, hw: int) -> tuple[int, int]:
-    conv_p, conv_m = _conv(cin, width, 1, hw)
-    return conv_p + 2 * width + width * num_classes + num_classes, conv_m + width * num_classes
+def head_cost(cin: int, width: int, num_classes: int, hw: int, distill: bool = False) -> tuple[int, int]:
+    """(params, macs) of the classifier: conv1x1 + BN (+ the distilled head's second conv) + FC."""
+    hidden = DISTILL_HEAD_HIDDEN if distill else width
+    conv_p, conv_m = _conv(cin, hidden, 1, hw)
+    post_p, post_m = _conv(hidden, width, 1, 1) if distill else (0, 0)
+    fc = width * num_classes
+    return conv_p + 2 * hidden + post_p + fc + num_classes, conv_m + post_m + fc
 
 
 def arch_stats(arch: Architecture, num_classes: int = 1000, padding: str = "same") -> list[LayerStats]:
@@ -122,7 +133,7 @@ def arch_stats(arch: Architecture, num_classes: int = 1000, padding: str = "same
             )
         )
         hw = oh
-    params, macs = head_cost(arch.num_features, arch.head_width, num_classes, hw)
+    params, macs = head_cost(arch.num_features, arch.head_width, num_classes, hw, arch.distill)
     rows.append(
         LayerStats(
             name="head",
