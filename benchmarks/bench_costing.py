@@ -21,8 +21,8 @@ from scipy.stats import qmc
 from gpunas.latency.estimate import lut_sums
 from gpunas.latency.keys import keys_for_vectors
 from gpunas.latency.lut import keys_frame
-from gpunas.sampling import unit_to_vectors
-from gpunas.space import load_space
+from gpunas.spaces import load_space
+from gpunas.spaces.sampling import unit_to_vectors
 
 log = logging.getLogger("bench_costing")
 

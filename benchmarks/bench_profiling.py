@@ -20,8 +20,8 @@ import numpy as np
 from gpunas.latency.backends import BackendUnavailableError, create_backend
 from gpunas.latency.keys import LayerKey, keys_for_vectors
 from gpunas.latency.protocol import Protocol, measure
-from gpunas.sampling import sobol_vectors
-from gpunas.space import load_space
+from gpunas.spaces import load_space
+from gpunas.spaces.sampling import sobol_vectors
 
 log = logging.getLogger("bench_profiling")
 BACKENDS = [

@@ -24,10 +24,10 @@ import yaml
 from scipy import stats
 
 from gpunas.datasets.loader import load_split
-from gpunas.latency.steps import read_samples
-from gpunas.search.steps import read_subspace
-from gpunas.space import load_space
-from gpunas.train import TrainConfig, train_candidate
+from gpunas.latency.partition import read_subspace
+from gpunas.spaces import load_space
+from gpunas.spaces.sampling import read_samples
+from gpunas.training.train import TrainConfig, train_candidate
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("bench_proxy")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gpunas.sampling import sobol_vectors
+from gpunas.evaluators.table import Table as TableEvaluator
 from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
-from gpunas.space import load_space
-from gpunas.tabular import TableEvaluator
+from gpunas.spaces import load_space
+from gpunas.spaces.sampling import sobol_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("bench_tabular")

@@ -2,9 +2,26 @@
 # the largest variant inside each budget trained with the same proxy, compared with the search.
 
 
-rule design_baselines:
+rule list_baselines:
     input:
         space=get_space_path(),
+    output:
+        variants="results/baselines/variants.json",
+    log:
+        "logs/list_baselines.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        families=lookup(dpath="baselines/families", within=config),
+        phis=lookup(dpath="baselines/phis", within=config),
+    script:
+        "../workflow_scripts/list_baselines.py"
+
+
+rule design_baselines:
+    input:
+        variants="results/baselines/variants.json",
         lut=get_lut(),
         fidelity=get_fidelity(),
         subspaces="results/subspaces/subspaces.json",
@@ -16,7 +33,6 @@ rule design_baselines:
     conda:
         "../envs/search.yaml"
     params:
-        baselines=lookup(dpath="baselines", within=config),
         slug=SLUG,
     script:
         "../workflow_scripts/design_baselines.py"
@@ -28,6 +44,7 @@ rule train_baseline:
         dataset=get_dataset_check(),
     output:
         metrics="results/baselines/{family}/{subspace}/metrics.json",
+        weights="results/baselines/{family}/{subspace}/weights.pt",
     log:
         "logs/train_baseline/{family}/{subspace}.log",
     benchmark:
@@ -40,6 +57,7 @@ rule train_baseline:
         mem_mb=get_mem_mb(config["train"]["mem_mb"]),
         runtime=get_runtime(config["train"]["runtime"]),
         gpu=config["train"]["gpu"],
+        attempt=get_attempt,
     params:
         data=lookup(dpath="data", within=config),
         train=lookup(dpath="train", within=config),

@@ -1,25 +1,30 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
-from gpunas.baselines import families_for
-from gpunas.io import check_writable_dir
-from gpunas.latency.partition import check_spec, subspace_ids
-from gpunas.latency.steps import resolve_slug
-from gpunas.space import load_space
+import sys
+
+from gpunas.baselines.families import families_for
+from gpunas.config import check_config, schema_path
+from gpunas.errors import GpunasError
+from gpunas.latency.partition import subspace_ids
+from gpunas.latency.settings import resolve_slug
 from snakemake.utils import validate
 
-validate(config, "../config/schema.yaml")
-check_spec(config["subspaces"])
-check_writable_dir("results")
-# The dataset is checked by the check_dataset job before any training (not here, since a dry-run of a
+validate(config, schema_path())
+# Budgets, a space the evaluator can score (one line otherwise), a writable results folder. The
+# dataset is checked by the check_dataset job before any training (not here, since a dry-run of a
 # real-scale config must work on a machine without the data).
-
-SPACE = load_space(config["space"])
-# evaluator: table looks accuracy and latency up in a CSV (no profiling, no training).
-IS_TABLE = config["evaluator"]["type"] == "table"
+try:
+    SPACE, EVALUATOR = check_config(config)
+except GpunasError as exc:  # one line, no traceback: the message names the key or file
+    sys.exit(f"gpunas: error in the config: {exc}")
+# What the evaluator needs: a LUT measured on the device (fidelity, validation), or training
+# (data, weights, baselines). `evaluator: table` needs neither.
+MEASURES = EVALUATOR.measures
+TRAINS = EVALUATOR.trains
 # The LUT path names the device: backend + hardware + precision + batch.
-SLUG = "table" if IS_TABLE else resolve_slug(config["latency"])
+SLUG = resolve_slug(config["latency"]) if MEASURES else EVALUATOR.name
 SUBSPACES = subspace_ids(config["subspaces"])
-# Baselines need a LUT and training: off in table mode.
-BASELINES = config["baselines"]["enabled"] and not IS_TABLE
+# Baselines need a LUT and training.
+BASELINES = config["baselines"]["enabled"] and MEASURES and TRAINS
 FAMILIES = (
     [f.name for f in families_for(SPACE, config["baselines"]["families"])]
     if BASELINES
@@ -37,26 +42,32 @@ wildcard_constraints:
 
 
 def get_space_path():
-    """The space YAML the run uses (a name resolves to config/spaces/<name>.yaml)."""
+    """The space YAML the run uses (a name resolves to config/spaces/ or gpunas's own spaces)."""
     return SPACE.source
 
 
 def get_lut():
-    return [] if IS_TABLE else f"results/lut/{SLUG}/lut.parquet"
+    return f"results/lut/{SLUG}/lut.parquet" if MEASURES else []
 
 
 def get_fidelity():
-    return [] if IS_TABLE else f"results/lut/{SLUG}/fidelity.json"
+    return f"results/lut/{SLUG}/fidelity.json" if MEASURES else []
 
 
 def get_lut_cache(wildcards):
-    """Every key ever profiled for this device; read by enumerate_layers, grown by merge_lut."""
+    """Every key ever profiled for this device (gpunas.latency.cache owns it: read by
+    enumerate_layers, grown by merge_lut; outside the DAG on purpose)."""
     return f"results/lut/{wildcards.device}/cache.parquet"
 
 
 def get_lut_shards(wildcards):
     n = config["latency"]["shards"]
     return [f"results/lut/{wildcards.device}/shards/{i:03d}.parquet" for i in range(n)]
+
+
+def get_extra_archs():
+    """Architectures the LUT costs besides the samples: the baselines' variants."""
+    return "results/baselines/variants.json" if BASELINES else []
 
 
 def get_profile_threads(wildcards):
@@ -84,6 +95,11 @@ def get_runtime(minutes):
         return minutes * attempt
 
     return runtime
+
+
+def get_attempt(wildcards, attempt):
+    """Snakemake's attempt (1, 2, ...), for jobs that record a failure on their last attempt."""
+    return attempt
 
 
 def get_train_threads(wildcards):
@@ -126,6 +142,15 @@ def get_round_metrics(wildcards):
     ]
 
 
+def get_subspace_weights(wildcards):
+    """The declared weights of every trial of a sub-space (the hub copies its winner's)."""
+    return [
+        f"results/search/{wildcards.subspace}/r{r:02d}/s{slot:02d}/weights.pt"
+        for r in range(ROUNDS)
+        for slot in range(BATCH)
+    ]
+
+
 def get_final_history(wildcards):
     return f"results/search/{wildcards.subspace}/history_r{ROUNDS - 1:02d}.parquet"
 
@@ -138,11 +163,6 @@ def get_hub_dirs():
     return [f"results/hub/{s}" for s in SUBSPACES]
 
 
-def get_baselines_config():
-    """Baseline families whose layer keys join the LUT (none in table mode)."""
-    return config["baselines"] if BASELINES else {"enabled": False}
-
-
 def get_baseline_metrics():
     return [
         f"results/baselines/{family}/{s}/metrics.json"
@@ -152,12 +172,13 @@ def get_baseline_metrics():
 
 
 def get_dataset_check():
-    """Training jobs wait for rule check_dataset (table mode trains nothing)."""
-    return [] if IS_TABLE else "results/data/dataset.json"
+    """Training jobs wait for rule check_dataset (nothing to check when nothing trains)."""
+    return "results/data/dataset.json" if TRAINS else []
 
 
 def get_validation_table():
-    return [] if IS_TABLE else "results/validation/validation.csv"
+    """Hub models are measured end to end when they exist (training) on a measured device."""
+    return "results/validation/validation.csv" if MEASURES and TRAINS else []
 
 
 def get_baselines_table():
@@ -169,9 +190,9 @@ def get_final_outputs():
     return [
         "results/space/summary.json",
         "results/subspaces/subspaces.json",
-        *([] if IS_TABLE else [get_fidelity()]),
+        *([get_fidelity()] if MEASURES else []),
         "results/hub/hub.json",
-        *([] if IS_TABLE else ["results/validation/validation.csv"]),
-        *(["results/baselines/comparison.csv"] if BASELINES else []),
+        *([get_validation_table()] if MEASURES and TRAINS else []),
+        *([get_baselines_table()] if BASELINES else []),
         "results/report/space.html",
     ]

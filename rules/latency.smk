@@ -25,6 +25,7 @@ rule enumerate_layers:
     input:
         space=get_space_path(),
         samples="results/samples/sobol.parquet",
+        extra_archs=get_extra_archs(),
     output:
         needed="results/lut/{device}/keys.parquet",
         todo="results/lut/{device}/todo.parquet",
@@ -37,7 +38,6 @@ rule enumerate_layers:
         latency=lookup(dpath="latency", within=config),
         classes=lookup(dpath="classes", within=config),
         cache=get_lut_cache,
-        baselines=get_baselines_config(),
     script:
         "../workflow_scripts/enumerate_layers.py"
 

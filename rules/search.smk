@@ -1,21 +1,5 @@
 # Accuracy phase: per sub-space, R rounds of B proposals; every candidate is its own training
-# job; the history grows one round at a time; the best of each sub-space forms the model hub.
-
-
-rule check_dataset:
-    output:
-        dataset="results/data/dataset.json",
-    log:
-        "logs/check_dataset.log",
-    priority: 100
-    localrule: True
-    conda:
-        "../envs/search.yaml"
-    params:
-        data=lookup(dpath="data", within=config),
-        per_class=20,
-    script:
-        "../workflow_scripts/check_dataset.py"
+# job (or a lookup); the history grows one round at a time.
 
 
 rule propose_candidates:
@@ -48,6 +32,8 @@ rule train_candidate:
         dataset=get_dataset_check(),
     output:
         metrics="results/search/{subspace}/r{round}/s{slot}/metrics.json",
+        # empty when the trial has no model (failed, skipped, a lookup); select_hub copies the winner's
+        weights="results/search/{subspace}/r{round}/s{slot}/weights.pt",
     log:
         "logs/train_candidate/{subspace}/r{round}/s{slot}.log",
     benchmark:
@@ -60,6 +46,7 @@ rule train_candidate:
         mem_mb=get_mem_mb(config["train"]["mem_mb"]),
         runtime=get_runtime(config["train"]["runtime"]),
         gpu=config["train"]["gpu"],
+        attempt=get_attempt,
     params:
         data=lookup(dpath="data", within=config),
         train=lookup(dpath="train", within=config),
@@ -84,50 +71,3 @@ rule record_results:
         "../envs/search.yaml"
     script:
         "../workflow_scripts/record_results.py"
-
-
-rule select_hub:
-    input:
-        history=get_final_history,
-        subspaces="results/subspaces/subspaces.json",
-    output:
-        hub=directory("results/hub/{subspace}"),
-    log:
-        "logs/select_hub/{subspace}.log",
-    localrule: True
-    conda:
-        "../envs/search.yaml"
-    params:
-        train=lookup(dpath="train", within=config),
-        data=lookup(dpath="data", within=config),
-        seed=lookup(dpath="seed", within=config),
-        evaluator=lookup(dpath="evaluator", within=config),
-    script:
-        "../workflow_scripts/select_hub.py"
-
-
-rule summarize_search:
-    input:
-        histories=get_final_histories(),
-        hubs=get_hub_dirs(),
-        subspaces="results/subspaces/subspaces.json",
-    output:
-        hub="results/hub/hub.json",
-        pareto="results/hub/pareto.csv",
-        scatter=report(
-            "results/hub/accuracy_vs_latency.png",
-            caption="../report/accuracy_vs_latency.rst",
-            category="3. Search",
-        ),
-        progress=report(
-            "results/hub/progress.png",
-            caption="../report/progress.rst",
-            category="3. Search",
-        ),
-    log:
-        "logs/summarize_search.log",
-    localrule: True
-    conda:
-        "../envs/search.yaml"
-    script:
-        "../workflow_scripts/summarize_search.py"

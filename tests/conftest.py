@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gpunas.nvidia import load_nvidia, released_path
-from gpunas.space import load_space
+from gpunas.spaces import load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 # NVIDIA's seven released architecture files, unmodified (licence and attribution beside them)
@@ -14,12 +14,12 @@ RELEASE = released_path("GPUNet-0").parent
 
 @pytest.fixture(scope="session")
 def gpunet_space():
-    return load_space(ROOT / "config" / "spaces" / "gpunet.yaml")
+    return load_space("gpunet")
 
 
 @pytest.fixture(scope="session")
 def tiny_space():
-    return load_space(ROOT / "config" / "spaces" / "tiny.yaml")
+    return load_space("tiny")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""Rule check_dataset: the training data exists, has >= 2 classes and its images decode."""
+"""Rule check_dataset: the training data exists, has >= 2 classes and decodes."""
 
-from gpunas.datasets.loader import check_dataset
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.data import check_dataset
 
 run_step(
     snakemake.log[0],

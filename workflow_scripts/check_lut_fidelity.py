@@ -1,7 +1,7 @@
-"""Rule check_lut_fidelity: whole networks measured vs LUT sums; fit the correction."""
+"""Rule check_lut_fidelity: LUT sum vs measured whole networks, and the fitted correction."""
 
-from gpunas.latency.steps import check_lut_fidelity
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import check_lut_fidelity
 
 run_step(
     snakemake.log[0],

@@ -1,15 +1,15 @@
-"""Rule compare_baselines: per budget, best searched vs best baseline; Pareto plot of all families."""
+"""Rule compare_baselines: the search against the baselines, per budget."""
 
-from gpunas.baselines import compare
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.baselines import compare_baselines
 
 run_step(
     snakemake.log[0],
-    compare,
+    compare_baselines,
     baselines=snakemake.input.baselines,
     metrics=list(snakemake.input.metrics),
     histories=list(snakemake.input.histories),
-    hub_cards=[f"{h}/card.json" for h in snakemake.input.hubs],
+    hubs=list(snakemake.input.hubs),
     output_csv=snakemake.output.table,
     output_md=snakemake.output.markdown,
     output_png=snakemake.output.pareto,

@@ -1,5 +1,6 @@
-"""Rule describe_space: write the space summary (fields, choices, cardinality)."""
+"""Rule describe_space: fields, choices and cardinality of the configured space."""
 
-from gpunas.workflow import describe_space, run_step
+from gpunas.steps import run_step
+from gpunas.steps.space import describe_space
 
 run_step(snakemake.log[0], describe_space, space=snakemake.input.space, output=snakemake.output.summary)

@@ -1,16 +1,15 @@
-"""Rule design_baselines: cost every baseline variant, pick one per family and sub-space."""
+"""Rule design_baselines: every baseline variant costed; per family and budget a pick."""
 
-from gpunas.baselines import design
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.baselines import design_baselines
 
 run_step(
     snakemake.log[0],
-    design,
-    space=snakemake.input.space,
+    design_baselines,
+    variants=snakemake.input.variants,
     lut=snakemake.input.lut,
     fidelity=snakemake.input.fidelity,
     subspaces=snakemake.input.subspaces,
-    cfg=snakemake.params.baselines,
     slug=snakemake.params.slug,
     output=snakemake.output.baselines,
 )

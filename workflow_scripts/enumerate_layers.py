@@ -1,18 +1,18 @@
 """Rule enumerate_layers: the distinct layer keys needed, and those not yet in the LUT cache."""
 
-from gpunas.latency.steps import enumerate_layers
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import enumerate_layers
 
 run_step(
     snakemake.log[0],
     enumerate_layers,
     space=snakemake.input.space,
     samples=snakemake.input.samples,
+    extra_archs=snakemake.input.extra_archs or None,
     cfg=snakemake.params.latency,
     classes=snakemake.params.classes,
     slug=snakemake.wildcards.device,
     cache=snakemake.params.cache,
-    baselines=snakemake.params.baselines,
     output_keys=snakemake.output.needed,
     output_todo=snakemake.output.todo,
 )

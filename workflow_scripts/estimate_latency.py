@@ -1,7 +1,7 @@
-"""Rule estimate_latency: corrected LUT-sum latency of every sample."""
+"""Rule estimate_latency: the predicted latency of every sample."""
 
-from gpunas.latency.steps import estimate_latency
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import estimate_latency
 
 run_step(
     snakemake.log[0],

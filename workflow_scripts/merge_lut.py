@@ -1,7 +1,7 @@
-"""Rule merge_lut: cached entries + new shards -> the LUT of the keys this run needs."""
+"""Rule merge_lut: the LUT from the shards and the cache; the cache grows."""
 
-from gpunas.latency.steps import merge_lut
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import merge_lut
 
 run_step(
     snakemake.log[0],

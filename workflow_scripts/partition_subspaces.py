@@ -1,7 +1,7 @@
-"""Rule partition_subspaces: cut the samples into latency sub-spaces."""
+"""Rule partition_subspaces: latency bands of the costed samples."""
 
-from gpunas.latency.steps import partition_subspaces
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import partition_subspaces
 
 run_step(
     snakemake.log[0],

@@ -1,7 +1,7 @@
-"""Rule profile_layers: measure one shard of the keys still to profile."""
+"""Rule profile_layers: measure one shard of the layer keys still to profile."""
 
-from gpunas.latency.steps import profile_layers
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import profile_layers
 
 run_step(
     snakemake.log[0],

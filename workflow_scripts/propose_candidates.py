@@ -1,7 +1,7 @@
-"""Rule propose_candidates: B proposals for one sub-space and round."""
+"""Rule propose_candidates: B proposals for one round of one sub-space."""
 
-from gpunas.search.steps import propose_candidates
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.search import propose_candidates
 
 run_step(
     snakemake.log[0],

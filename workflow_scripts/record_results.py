@@ -1,7 +1,7 @@
-"""Rule record_results: append one round's trials to the sub-space's history."""
+"""Rule record_results: append one round's trials to the history."""
 
-from gpunas.search.steps import record_results
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.search import record_results
 
 run_step(
     snakemake.log[0],

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from gpunas.report_pages import render
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.report import render_report_pages
 
 run_step(
     snakemake.log[0],
-    render,
+    render_report_pages,
     summary=snakemake.input.summary,
     hub_dirs=list(snakemake.input.hubs),
     validation=snakemake.input.validation or None,

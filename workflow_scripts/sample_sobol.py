@@ -1,7 +1,7 @@
-"""Rule sample_sobol: 2^m scrambled Sobol candidates of the space."""
+"""Rule sample_sobol: 2^m scrambled, seeded Sobol candidates of the space."""
 
-from gpunas.latency.steps import sample_sobol
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.latency import sample_sobol
 
 run_step(
     snakemake.log[0],

@@ -1,7 +1,7 @@
-"""Rule select_hub: the best in-budget candidate of one sub-space, with card, weights and ONNX."""
+"""Rule select_hub: the best in-budget candidate of one tier, with card, weights and ONNX."""
 
-from gpunas.hub import select_hub
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.hub import select_hub
 
 run_step(
     snakemake.log[0],
@@ -9,6 +9,7 @@ run_step(
     history=snakemake.input.history,
     subspaces=snakemake.input.subspaces,
     subspace=snakemake.wildcards.subspace,
+    weights=list(snakemake.input.weights),
     train=snakemake.params.train,
     data=snakemake.params.data,
     seed=snakemake.params.seed,

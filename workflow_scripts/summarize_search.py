@@ -1,9 +1,9 @@
-"""Rule summarize_search: hub index, Pareto front and search plots."""
+"""Rule summarize_search: Pareto front, hub summary and the search plots."""
 
 from pathlib import Path
 
-from gpunas.hub import summarize_search
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.hub import summarize_search
 
 run_step(
     snakemake.log[0],

@@ -1,11 +1,11 @@
-"""Rule train_baseline: train one picked baseline with the search's proxy and write metrics."""
+"""Rule train_baseline: train one picked baseline with the search's proxy."""
 
-from gpunas.baselines import train_job
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.baselines import train_baseline
 
 run_step(
     snakemake.log[0],
-    train_job,
+    train_baseline,
     baselines=snakemake.input.baselines,
     family=snakemake.wildcards.family,
     subspace=snakemake.wildcards.subspace,
@@ -13,7 +13,10 @@ run_step(
     train=snakemake.params.train,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
+    attempt=snakemake.resources.attempt,
     attempts=snakemake.params.attempts,
     output=snakemake.output.metrics,
+    weights=snakemake.output.weights,
     mem_mb=snakemake.resources.mem_mb,
+    runtime=snakemake.resources.runtime,
 )

@@ -1,11 +1,11 @@
-"""Rule train_candidate: train one proposed candidate (in a child process) and write metrics."""
+"""Rule train_candidate: score one proposed candidate (a training job, or a lookup)."""
 
-from gpunas.search.steps import train_candidate_job
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.search import train_candidate
 
 run_step(
     snakemake.log[0],
-    train_candidate_job,
+    train_candidate,
     space=snakemake.input.space,
     proposals=snakemake.input.proposals,
     slot=int(snakemake.wildcards.slot),
@@ -13,8 +13,11 @@ run_step(
     train=snakemake.params.train,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
+    attempt=snakemake.resources.attempt,
     attempts=snakemake.params.attempts,
     evaluator=snakemake.params.evaluator,
     output=snakemake.output.metrics,
+    weights=snakemake.output.weights,
     mem_mb=snakemake.resources.mem_mb,
+    runtime=snakemake.resources.runtime,
 )

@@ -1,7 +1,7 @@
 """Rule validate_hub: measure every hub model end to end on the validation backend."""
 
-from gpunas.validation import validate_hub
-from gpunas.workflow import run_step
+from gpunas.steps import run_step
+from gpunas.steps.validation import validate_hub
 
 run_step(
     snakemake.log[0],

@@ -1,7 +1,10 @@
-"""gpunas: hardware-aware neural architecture search in the manner of NVIDIA GPUNet."""
+"""gpunas: hardware-aware neural architecture search in the manner of NVIDIA GPUNet.
+
+The package's folders mirror the pipeline (see README "Layout"); importing ``gpunas`` itself is
+light (architectures only), so ``gpunas.hub.load_model`` needs torch and nothing of the search.
+"""
 
 from gpunas.arch import Architecture, LayerConfig, StageConfig
-from gpunas.space import SearchSpace, load_space
 
-__all__ = ["Architecture", "LayerConfig", "SearchSpace", "StageConfig", "load_space"]
+__all__ = ["Architecture", "LayerConfig", "StageConfig"]
 __version__ = "0.1.0"

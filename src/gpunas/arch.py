@@ -40,6 +40,8 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
+from gpunas.errors import GpunasError
+
 BLOCK_TYPES = ("conv", "large_stem", "fused_irb", "irb", "basic", "bottleneck")
 ACTIVATIONS = ("relu", "swish")
 _SHORT = {
@@ -109,27 +111,27 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         if self.block not in BLOCK_TYPES:
-            raise ValueError(f"stage {self.index}: block {self.block!r} is not one of {list(BLOCK_TYPES)}")
+            raise GpunasError(f"stage {self.index}: block {self.block!r} is not one of {list(BLOCK_TYPES)}")
         if self.act not in ACTIVATIONS:
-            raise ValueError(f"stage {self.index}: act {self.act!r} is not one of {list(ACTIVATIONS)}")
+            raise GpunasError(f"stage {self.index}: act {self.act!r} is not one of {list(ACTIVATIONS)}")
         for name in ("layers", "kernel", "stride", "out_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"stage {self.index}: {name} must be a positive integer, got {value!r}")
+                raise GpunasError(f"stage {self.index}: {name} must be a positive integer, got {value!r}")
         e = self.expansion
         if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e <= 0:
-            raise ValueError(f"stage {self.index}: expansion must be a positive number, got {e!r}")
+            raise GpunasError(f"stage {self.index}: expansion must be a positive number, got {e!r}")
         if isinstance(e, float) and e.is_integer():
             object.__setattr__(self, "expansion", int(e))
         if self.kernel % 2 == 0 and not (self.block == "conv" and self.kernel == self.stride):
-            raise ValueError(
+            raise GpunasError(
                 f"stage {self.index}: kernel must be odd (or equal to the stride for a space-to-depth "
                 f"conv), got {self.kernel}"
             )
         if self.block in ("conv", "large_stem", "basic") and (self.expansion != 1 or self.se):
-            raise ValueError(f"stage {self.index}: {self.block} stages take no expansion or SE")
+            raise GpunasError(f"stage {self.index}: {self.block} stages take no expansion or SE")
         if self.block == "bottleneck" and self.se:
-            raise ValueError(f"stage {self.index}: bottleneck stages take no SE")
+            raise GpunasError(f"stage {self.index}: bottleneck stages take no SE")
 
     def token(self) -> str:
         parts = [f"s{self.index}", _SHORT[self.block], f"n{self.layers}", f"k{self.kernel}"]
@@ -163,23 +165,23 @@ class Architecture:
 
     def __post_init__(self) -> None:
         if not self.stages:
-            raise ValueError("an architecture needs at least one stage (the stem)")
+            raise GpunasError("an architecture needs at least one stage (the stem)")
         indices = [s.index for s in self.stages]
         if any(b < a for a, b in itertools.pairwise(indices)):
-            raise ValueError(
+            raise GpunasError(
                 f"stage indices must be strictly increasing from stage to stage (entries of one stage share "
                 f"its index), got {indices}"
             )
         if self.resolution < 8:
-            raise ValueError(f"resolution must be >= 8, got {self.resolution}")
+            raise GpunasError(f"resolution must be >= 8, got {self.resolution}")
         if self.distill:
             for st in self.stages:
                 if st.act != "relu" or st.se:
-                    raise ValueError(
+                    raise GpunasError(
                         f"stage {st.index}: NVIDIA's distilled blocks are ReLU without SE, got {st.token()}"
                     )
                 if st.block in ("basic", "bottleneck"):
-                    raise ValueError(f"stage {st.index}: no {st.block} layers in the distilled block set")
+                    raise GpunasError(f"stage {st.index}: no {st.block} layers in the distilled block set")
 
     def layers(self) -> list[LayerConfig]:
         """Expand the entries into layers, threading channels and strides."""
@@ -226,12 +228,12 @@ class Architecture:
         """The canonical entries of a list of layers: each maximal run of identical layers of one
         stage (after its first, stride 1 and same width) becomes one entry."""
         if not layers:
-            raise ValueError("an architecture needs at least one layer (the stem)")
+            raise GpunasError("an architecture needs at least one layer (the stem)")
         stages: list[StageConfig] = []
         channels = layers[0].in_channels
         for i, layer in enumerate(layers):
             if layer.in_channels != channels:
-                raise ValueError(
+                raise GpunasError(
                     f"layer {i}: in_channels {layer.in_channels} != out_channels {channels} of the previous layer"
                 )
             channels = layer.out_channels
@@ -278,7 +280,7 @@ class Architecture:
     def from_string(cls, text: str) -> Architecture:
         tokens = text.strip().split("-")
         if len(tokens) < 3 or not tokens[0].startswith("res") or not tokens[-1].startswith("head"):
-            raise ValueError(
+            raise GpunasError(
                 f"arch string {text!r}: expected 'res<R>-<stage token>...-head<W>' (a 'distill' token may "
                 "follow res<R>), e.g. res224-s0_conv_n1_k3_s2_c24_swish-head1280"
             )
@@ -286,14 +288,14 @@ class Architecture:
             resolution = int(tokens[0][3:])
             head = int(tokens[-1][4:])
         except ValueError as exc:
-            raise ValueError(f"arch string {text!r}: bad resolution or head token") from exc
+            raise GpunasError(f"arch string {text!r}: bad resolution or head token") from exc
         body = tokens[1:-1]
         distill = bool(body) and body[0] == "distill"
         stages = []
         for tok in body[1:] if distill else body:
             m = _TOKEN.match(tok)
             if m is None:
-                raise ValueError(
+                raise GpunasError(
                     f"arch string: stage token {tok!r} does not match s<i>_<conv|lstem|fir|ir|xx|bl>_n<layers>"
                     "_k<kernel>_s<stride>[_e<exp>]_c<ch>_<relu|swish>[_se]"
                 )
@@ -311,5 +313,5 @@ class Architecture:
                 )
             )
         if not stages:
-            raise ValueError(f"arch string {text!r}: no stage tokens")
+            raise GpunasError(f"arch string {text!r}: no stage tokens")
         return cls(resolution=resolution, stages=tuple(stages), head_width=head, distill=distill)

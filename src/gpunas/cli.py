@@ -9,13 +9,16 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
 from gpunas.arch import format_number
+from gpunas.errors import GpunasError
 from gpunas.models.counting import arch_stats
 from gpunas.parse import nvidia_source, parse_arch
-from gpunas.space import load_space
+from gpunas.spaces import load_space
 
 
 def _describe(args: argparse.Namespace) -> int:
@@ -23,10 +26,10 @@ def _describe(args: argparse.Namespace) -> int:
     arch = parse_arch(args.arch, space or load_space("gpunet"))
     if args.resolution is not None:
         if args.resolution < 8:
-            raise ValueError(f"--resolution must be >= 8, got {args.resolution}")
+            raise GpunasError(f"--resolution must be >= 8, got {args.resolution}")
         arch = dataclasses.replace(arch, resolution=args.resolution)
     if args.classes < 1:
-        raise ValueError(f"--classes must be >= 1, got {args.classes}")
+        raise GpunasError(f"--classes must be >= 1, got {args.classes}")
     rows = arch_stats(arch, args.classes, args.padding)
     params, macs = sum(r.params for r in rows), sum(r.macs for r in rows)
     source = nvidia_source(args.arch)
@@ -89,7 +92,7 @@ def _hub_list(args: argparse.Namespace) -> int:
     hub = Path(args.results) / "hub"
     cards = sorted(hub.glob("*/card.json"), key=lambda p: int(p.parent.name.lstrip("s") or 0))
     if not cards:
-        raise ValueError(f"{hub}: no hub cards (run the workflow first: snakemake --cores 2)")
+        raise GpunasError(f"{hub}: no hub cards (run the workflow first: snakemake --cores 2)")
     measured: dict[str, float] = {}
     validation = Path(args.results) / "validation" / "validation.csv"
     if validation.exists():
@@ -201,10 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
-    except ValueError as exc:
+        code = func(args)
+        sys.stdout.flush()
+        return code
+    except GpunasError as exc:
         sys.stderr.write(f"gpunas: error: {exc}\n")
         return 2
+    except BrokenPipeError:
+        # the reader went away (`gpunas space gpunet | head -3`): stop quietly, as Unix tools do;
+        # point stdout at /dev/null so the interpreter's final flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

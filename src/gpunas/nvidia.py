@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gpunas.arch import ACTIVATIONS, Architecture, LayerConfig
+from gpunas.errors import GpunasError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def released_path(name: str) -> Path:
     stems = {v.lower(): k for k, v in RELEASED.items()} | {k.lower(): k for k in RELEASED}
     stem = stems.get(name.lower().removesuffix(".json"))
     if stem is None:
-        raise ValueError(f"no released GPUNet named {name!r}; known: {', '.join(RELEASED.values())}")
+        raise GpunasError(f"no released GPUNet named {name!r}; known: {', '.join(RELEASED.values())}")
     return Path(str(resources.files("gpunas.data").joinpath(*_RELEASE_DIR, f"{stem}.json")))
 
 
@@ -98,13 +99,13 @@ def released_models() -> dict[str, Architecture]:
 
 def _get(rec: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = int) -> Any:
     if key not in rec:
-        raise ValueError(f"{where}: missing key {key!r}")
+        raise GpunasError(f"{where}: missing key {key!r}")
     value = rec[key]
     ok = isinstance(value, bool) if kind is bool else isinstance(value, kind) and not isinstance(value, bool)
     if not ok:
-        raise ValueError(f"{where}: {key} {value!r} is not {_kind_name(kind)}")
+        raise GpunasError(f"{where}: {key} {value!r} is not {_kind_name(kind)}")
     if kind is int and key != "stage" and value < 1:
-        raise ValueError(f"{where}: {key} must be >= 1, got {value}")
+        raise GpunasError(f"{where}: {key} must be >= 1, got {value}")
     return value
 
 
@@ -118,31 +119,31 @@ def _act(rec: dict[str, Any], where: str, default: str | None = None) -> str:
     act = _get(rec, "act", where, str)
     if act not in ACTIVATIONS:
         stage = f"stage {rec['stage']}: " if "stage" in rec else ""
-        raise ValueError(f"{where}: {stage}act {act!r} is not one of {list(ACTIVATIONS)}")
+        raise GpunasError(f"{where}: {stage}act {act!r} is not one of {list(ACTIVATIONS)}")
     return act
 
 
 def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, RecordLayout]:
     """Parse a layer list into an :class:`Architecture` and the file's :class:`RecordLayout`."""
     if not isinstance(records, list) or not records:
-        raise ValueError(f"{source}: expected a non-empty JSON list of layer records")
+        raise GpunasError(f"{source}: expected a non-empty JSON list of layer records")
     for n, rec in enumerate(records):
         if not isinstance(rec, dict):
-            raise ValueError(f"{source}: record {n}: expected an object, got {type(rec).__name__}")
+            raise GpunasError(f"{source}: record {n}: expected an object, got {type(rec).__name__}")
         if "layer_type" not in rec:
-            raise ValueError(f"{source}: record {n}: missing key 'layer_type'")
+            raise GpunasError(f"{source}: record {n}: missing key 'layer_type'")
     where0 = f"{source}: record 0"
     if records[0]["layer_type"] != "data":
-        raise ValueError(
+        raise GpunasError(
             f"{source}: record 0 must be {{'layer_type': 'data', 'img_resolution': ..., 'distill': ...}}, "
             f"got layer_type {records[0]['layer_type']!r}"
         )
     resolution = _get(records[0], "img_resolution", where0)
     if resolution < 8:
-        raise ValueError(f"{where0}: img_resolution must be >= 8, got {resolution}")
+        raise GpunasError(f"{where0}: img_resolution must be >= 8, got {resolution}")
     distill = _get(records[0], "distill", where0, bool)
     if len(records) < 3 or records[-1]["layer_type"] != "tail":
-        raise ValueError(f"{source}: the last record must have layer_type 'tail'")
+        raise GpunasError(f"{source}: the last record must have layer_type 'tail'")
 
     layers: list[LayerConfig] = []
     kinds = ["data"]
@@ -155,14 +156,14 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
         if kind not in allowed:
             builder = "distilled" if distill else "standard"
             place = "the stem (record 1)" if n == 1 else "a layer"
-            raise ValueError(
+            raise GpunasError(
                 f"{where}: layer_type {kind!r} is not one of {list(allowed)} ({place} of NVIDIA's {builder} builder)"
             )
         key = f"{kind}/distill" if distill and kind in ("irb", "fused_irb") else kind
         kinds.append(key)
         cin, cout = _get(rec, "num_in_channels", where), _get(rec, "num_out_channels", where)
         if channels is not None and cin != channels:
-            raise ValueError(
+            raise GpunasError(
                 f"{where}: num_in_channels {cin} != num_out_channels {channels} of record {n - 1}"
             )
         channels = cout
@@ -170,7 +171,7 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
             _refuse_overridden(rec, where, {"kernel_size": 3, "stride": 2})
             act = "relu" if distill else _act(rec, where, default="swish")
             if distill and "act" in rec and rec["act"] != "relu":
-                raise ValueError(f"{where}: act {rec['act']!r}: NVIDIA's distilled builder uses ReLU here")
+                raise GpunasError(f"{where}: act {rec['act']!r}: NVIDIA's distilled builder uses ReLU here")
             block, kernel, stride, expansion, se = (
                 ("large_stem" if kind == "head_large" else "conv"),
                 3,
@@ -183,11 +184,11 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
             kernel, stride = _get(rec, "kernel_size", where), _get(rec, "stride", where)
             expansion = 1 if kind == "conv" else _get(rec, "expansion", where, (int, float))
             if kind != "conv" and expansion <= 0:
-                raise ValueError(f"{where}: expansion must be > 0, got {expansion}")
+                raise GpunasError(f"{where}: expansion must be > 0, got {expansion}")
             if distill:
                 groups = _get(rec, "groups", where)
                 if groups != 1:
-                    raise ValueError(f"{where}: groups {groups} is not supported (gpunas builds groups 1)")
+                    raise GpunasError(f"{where}: groups {groups} is not supported (gpunas builds groups 1)")
                 _refuse_overridden(rec, where, {"act": "relu", "use_se": False})
                 act, se = "relu", False
             else:
@@ -196,12 +197,12 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
             block = kind
             new_stage = _get(rec, "stage", where)
             if new_stage < stage:
-                raise ValueError(
+                raise GpunasError(
                     f"{where}: stage {new_stage} comes after stage {stage} (stages must not decrease)"
                 )
             stage = new_stage
         if not isinstance(stage, int) or isinstance(stage, bool) or stage < 0:
-            raise ValueError(f"{where}: stage {stage!r} is not a non-negative integer")
+            raise GpunasError(f"{where}: stage {stage!r} is not a non-negative integer")
         layers.append(
             LayerConfig(block, cin, cout, kernel, stride, expansion, act, se, stage, distill)  # type: ignore[arg-type]
         )
@@ -210,7 +211,7 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
     where = f"{source}: tail record"
     kinds.append("tail")
     if _get(tail, "num_in_channels", where) != channels:
-        raise ValueError(
+        raise GpunasError(
             f"{where}: num_in_channels {tail['num_in_channels']} != {channels} of the last layer "
             f"(record {len(records) - 2})"
         )
@@ -219,7 +220,7 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
     try:
         arch = Architecture.from_layers(resolution, layers, head_width, distill=distill)
     except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from None
+        raise GpunasError(f"{source}: {exc}") from None
     extra = []
     for n, (rec, kind) in enumerate(zip(records, kinds, strict=True)):
         known = {"layer_type", *_KEYS[kind], *_OPTIONAL.get(kind, ())}
@@ -234,7 +235,7 @@ def _refuse_overridden(rec: dict[str, Any], where: str, builds: dict[str, Any]) 
     """Keys the builder ignores for this record must not claim something else than it builds."""
     for key, value in builds.items():
         if key in rec and rec[key] != value:
-            raise ValueError(
+            raise GpunasError(
                 f"{where}: {key} {rec[key]!r} is ignored by NVIDIA's builder, which builds {key} {value!r} here"
             )
 
@@ -255,11 +256,11 @@ def to_nvidia(
         where = f"layer {i} ({layer.block}, stage {layer.stage})"
         if i == 0:
             if layer.block not in ("conv", "large_stem") or (layer.kernel, layer.stride) != (3, 2):
-                raise ValueError(
+                raise GpunasError(
                     f"{where}: NVIDIA's stem record is a conv3x3 stride 2, got k{layer.kernel} s{layer.stride}"
                 )
             if layer.block == "large_stem" and not d:
-                raise ValueError(f"{where}: 'head_large' exists only in NVIDIA's distilled builder")
+                raise GpunasError(f"{where}: 'head_large' exists only in NVIDIA's distilled builder")
             rec: dict[str, Any] = {"layer_type": "head" if layer.block == "conv" else "head_large",
                                    "num_in_channels": layer.in_channels, "num_out_channels": layer.out_channels}  # fmt: skip
             if d:
@@ -269,7 +270,7 @@ def to_nvidia(
             records.append(rec)
             continue
         if layer.block not in _LAYER_TYPES[d]:
-            raise ValueError(f"{where}: NVIDIA's {'distilled' if d else 'standard'} builder has no such layers "
+            raise GpunasError(f"{where}: NVIDIA's {'distilled' if d else 'standard'} builder has no such layers "
                              f"(only {list(_LAYER_TYPES[d])})")  # fmt: skip
         values = {
             "num_in_channels": layer.in_channels, "num_out_channels": layer.out_channels, "stride": layer.stride,
@@ -285,7 +286,7 @@ def to_nvidia(
 
 def _apply_layout(records: list[dict[str, Any]], layout: RecordLayout) -> list[dict[str, Any]]:
     if len(layout.keys) != len(records):
-        raise ValueError(f"layout of {len(layout.keys)} records does not fit {len(records)} records")
+        raise GpunasError(f"layout of {len(layout.keys)} records does not fit {len(records)} records")
     out = []
     for rec, keys, extra in zip(records, layout.keys, layout.extra, strict=True):
         full = {**rec, **dict(extra)}
@@ -300,9 +301,9 @@ def read_release(path: str | Path) -> tuple[Architecture, RecordLayout]:
     try:
         records = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
+        raise GpunasError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        raise GpunasError(f"{path}: not valid JSON ({exc})") from None
     return read_records(records, source=str(path))
 
 

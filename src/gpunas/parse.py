@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from gpunas.arch import Architecture
+from gpunas.errors import GpunasError
 from gpunas.nvidia import RELEASED, load_nvidia, released_path
-from gpunas.space import SearchSpace
+from gpunas.spaces.cnn import SearchSpace
 
 
 def parse_vector(text: str) -> list[int | float]:
@@ -18,9 +19,9 @@ def parse_vector(text: str) -> list[int | float]:
     try:
         values = json.loads(body)
     except json.JSONDecodeError:
-        raise ValueError(f"cannot read {text!r} as an integer vector (use '[1, 0, 2]' or '1,0,2')") from None
+        raise GpunasError(f"cannot read {text!r} as an integer vector (use '[1, 0, 2]' or '1,0,2')") from None
     if not isinstance(values, list):
-        raise ValueError(f"{text!r} is not a list of integers")
+        raise GpunasError(f"{text!r} is not a list of integers")
     return values
 
 
@@ -51,9 +52,9 @@ def parse_arch(text: str, space: SearchSpace | None) -> Architecture:
         return load_nvidia(path)
     if stripped[:1] in "[0123456789-":
         if space is None:
-            raise ValueError("an integer vector needs a search space (--space NAME)")
+            raise GpunasError("an integer vector needs a search space (--space NAME)")
         return space.decode(parse_vector(stripped))
-    raise ValueError(
+    raise GpunasError(
         f"cannot read architecture {text!r}: expected an integer vector, an arch string "
         f"(res<R>-...-head<W>), a path to an NVIDIA JSON file or a released GPUNet ({', '.join(RELEASED.values())})"
     )

@@ -21,7 +21,7 @@ from gpunas.io import atomic_path
 from gpunas.latency.backends import BackendUnavailableError, Runner, import_tensorrt
 from gpunas.latency.lut import read_lut
 from gpunas.latency.protocol import Protocol, measure
-from gpunas.latency.steps import make_backend
+from gpunas.latency.settings import make_backend
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def hub_runner(backend: Any, hub_dir: Path, card: dict[str, Any]) -> Runner:
     return backend.exported((hub_dir / "model.onnx").read_bytes(), lambda: load_model(hub_dir)[0], shape)
 
 
-def validate_hub(
+def validate(
     hub_dirs: list[str], lut: str | Path, latency: dict[str, Any], validation: dict[str, Any], slug: str,
     seed: int, output_csv: str | Path, output_png: str | Path,
 ) -> pd.DataFrame:  # fmt: skip

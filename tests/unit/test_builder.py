@@ -7,7 +7,7 @@ from gpunas.models.blocks import create_block
 from gpunas.models.blocks_math import make_divisible
 from gpunas.models.builder import build_model, module_macs, num_params
 from gpunas.models.counting import count
-from gpunas.sampling import sobol_vectors
+from gpunas.spaces.sampling import sobol_vectors
 
 
 def test_gpunet0_params_and_macs(gpunet0):

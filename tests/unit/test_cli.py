@@ -55,7 +55,8 @@ def test_hub_list_and_lut_show(tmp_path, capsys, tiny_space):
     import numpy as np
 
     from gpunas.latency.keys import keys_for_arch
-    from gpunas.latency.lut import keys_frame, write_table
+    from gpunas.latency.lut import keys_frame
+    from gpunas.tables import write_table
 
     for sub, card in {
         "s0": {"subspace": "s0", "name": "< 0.2 ms", "status": "ok", "accuracy": 81.5, "predicted_ms": 0.15,

@@ -143,3 +143,5 @@ def test_every_env_has_the_dependencies_its_rules_import():
         have = {PROVIDES.get(name, name) for name in env_pins(env)}
         missing = (needed & core) - have
         assert not missing, f"{env.name} lacks {sorted(missing)}, imported by the rules that use it"
+        unused = (have & core) - needed
+        assert not unused, f"{env.name} pins {sorted(unused)}, which none of its rules imports"

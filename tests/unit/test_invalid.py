@@ -7,7 +7,7 @@ import yaml
 
 from gpunas.arch import Architecture
 from gpunas.nvidia import from_nvidia, load_nvidia, to_nvidia
-from gpunas.space import SearchSpace, load_space
+from gpunas.spaces import SearchSpace, load_space
 
 
 def _one_line(exc_info) -> str:

@@ -12,9 +12,10 @@ from gpunas.latency.keys import (
     keys_for_vectors,
     layer_codes,
 )
-from gpunas.latency.lut import device_slug, keys_frame, merge, read_lut, write_table
+from gpunas.latency.lut import device_slug, keys_frame, merge, read_lut
 from gpunas.latency.protocol import Protocol, measure
-from gpunas.sampling import sobol_vectors
+from gpunas.spaces.sampling import sobol_vectors
+from gpunas.tables import write_table
 
 META = {
     "slug": "onnxruntime-cpu-test-fp32-b1",

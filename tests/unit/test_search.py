@@ -2,10 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpunas.hub import pareto_front, pick_winner
-from gpunas.sampling import sobol_vectors
+from gpunas.hub.select import pick_winner
+from gpunas.hub.summary import pareto_front
 from gpunas.search import propose as P
 from gpunas.search.propose import SearchConfig, encode_key, propose
+from gpunas.spaces.sampling import sobol_vectors
 
 
 @pytest.fixture(scope="module")

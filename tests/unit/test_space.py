@@ -3,8 +3,8 @@ import pytest
 
 from gpunas.arch import Architecture
 from gpunas.nvidia import from_nvidia, to_nvidia
-from gpunas.sampling import sobol_vectors
-from gpunas.space import SearchSpace
+from gpunas.spaces import SearchSpace
+from gpunas.spaces.sampling import sobol_vectors
 
 
 def test_gpunet_space_is_table_1(gpunet_space):

@@ -3,8 +3,8 @@ import pytest
 from PIL import Image
 
 from gpunas.arch import Architecture
-from gpunas.datasets.loader import check_dataset, load_split
-from gpunas.train import TrainConfig, train_candidate
+from gpunas.datasets.loader import inspect_dataset, load_split
+from gpunas.training.train import TrainConfig, train_candidate
 
 SMALL = {"train_images": 120, "val_images": 60, "split_seed": 0}
 
@@ -81,9 +81,9 @@ def test_bad_datasets_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"x2?.png: unreadable image"):
         load_split(str(tmp_path / "f"), train_images=2, val_images=2)
     with pytest.raises(ValueError, match=r"x.png: unreadable image"):
-        check_dataset(str(tmp_path / "f"), 8, 20, tmp_path / "d.json")
+        inspect_dataset(str(tmp_path / "f"), 8, 20)
     with pytest.raises(ValueError, match="needs at least 2 classes, found 1"):
-        check_dataset(str(tmp_path / "one.npz"), 8, 20, tmp_path / "d.json")
+        inspect_dataset(str(tmp_path / "one.npz"), 8, 20)
     assert not (tmp_path / "d.json").exists()
     with pytest.raises(ValueError, match="exceeds the 10000 images"):
         load_split("animal_mnist", train_images=9000, val_images=2000)

@@ -8,17 +8,19 @@ unwritable results directory."""
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from gpunas.latency.keys import KEY_LAYOUT
-from gpunas.latency.lut import write_table
+from gpunas.spaces import load_space
+from gpunas.tables import write_table
 
 from ..conftest import RELEASE, ROOT
 
-TINY = (ROOT / "config" / "spaces" / "tiny.yaml").read_text()
+TINY = Path(load_space("tiny").source).read_text()
 VEC = ",".join(["0"] * 41)
 
 
@@ -93,7 +95,17 @@ CONFIG_CASES = [
     ("config-m-too-large", {"sampling": {"m": 30}}, "30 is greater than the maximum of 24"),
     ("config-unknown-space", {"space": "nope"}, "search space 'nope' not found"),
     ("config-unknown-family", {"baselines": {"enabled": True, "families": ["vgg"], "phis": [0]}}, "'vgg' is not one of"),
+    ("config-space-evaluator-mismatch", {"evaluator": {"type": "table", "csv": "x.csv", "key": "k", "accuracy": "a", "latency": "l"}},
+     "evaluator.type 'table' needs a table space, but space 'tiny'"),
 ]  # fmt: skip
+
+
+def test_space_evaluator_mismatch_is_one_line(workflow):
+    workflow.config(evaluator={"type": "table", "csv": "x.csv", "key": "k", "accuracy": "a", "latency": "l"})
+    proc = workflow.run("-n", check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "profile" not in ln]
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("gpunas: error in the config: evaluator.type 'table' needs a table space")
 
 
 @pytest.mark.parametrize(("case", "overrides", "expected"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])

@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from gpunas.latency.lut import write_table
+from gpunas.tables import write_table
 
 FAST = {
     "sampling": {"m": 5},

@@ -20,7 +20,7 @@ RESUME = {
 
 
 def _trainings(trial_dir):
-    log = trial_dir / "train.log"
+    log = trial_dir / "run" / "train.log"
     return log.read_text().count("epoch 1/1") if log.exists() else 0
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gpunas.errors import GpunasError
+
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 BUILTIN = {"animal_mnist": "animal_mnist.npz"}
@@ -47,14 +49,14 @@ def _to_nchw3(images: np.ndarray, where: str) -> np.ndarray:
     elif images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
         images = images.transpose(0, 3, 1, 2)
     if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(
+        raise GpunasError(
             f"{where}: images must be N x H x W or N x H x W x C (C = 1 or 3), got {images.shape}"
         )
     if images.shape[1] == 1:
         images = np.repeat(images, 3, axis=1)
     if images.dtype != np.uint8:
         if images.min() < 0 or images.max() > 255:
-            raise ValueError(f"{where}: image values must lie in 0..255")
+            raise GpunasError(f"{where}: image values must lie in 0..255")
         images = images.astype(np.uint8)
     return np.ascontiguousarray(images)
 
@@ -64,22 +66,22 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("images", "labels") if k not in data.files]
             if missing:
-                raise ValueError(f"{path}: missing arrays {missing} (needs 'images' and 'labels')")
+                raise GpunasError(f"{path}: missing arrays {missing} (needs 'images' and 'labels')")
             images, labels = data["images"], data["labels"]
             classes = tuple(str(c) for c in data["classes"]) if "classes" in data.files else ()
     except (OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+        raise GpunasError(f"{path}: not a readable .npz file ({exc})") from None
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(
+        raise GpunasError(
             f"{path}: labels must be a vector of {len(images)} integers, got shape {labels.shape}"
         )
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-        raise ValueError(f"{path}: labels must be non-negative integers")
+        raise GpunasError(f"{path}: labels must be non-negative integers")
     n_classes = int(labels.max()) + 1
     classes = classes or tuple(f"class{i}" for i in range(n_classes))
     if len(classes) < n_classes:
-        raise ValueError(f"{path}: {len(classes)} class names for labels up to {n_classes - 1}")
+        raise GpunasError(f"{path}: {len(classes)} class names for labels up to {n_classes - 1}")
     return _to_nchw3(np.asarray(images), str(path)), labels.astype(np.int64), classes
 
 
@@ -104,16 +106,14 @@ def load_images(source: str, image_size: int = 64) -> tuple[np.ndarray, np.ndarr
     return images, labels, classes, str(path)
 
 
-def check_dataset(source: str, image_size: int, per_class: int, output: str | Path) -> dict:
-    """Rule check_dataset: the data exists, has >= 2 classes, and its images decode.
+def inspect_dataset(source: str, image_size: int, per_class: int) -> dict:
+    """The data exists, has >= 2 classes, and its images decode: classes and image counts.
 
     Runs before any training job (so a bad path or an unreadable image fails once, early, with
     one message) but not at DAG-build time, so a dry-run of a real-scale config works on a
     machine without the data. For class folders, ``per_class`` images of each class are decoded
     (all of them would take hours on ImageNet); .npz files and the embedded set are read whole.
     """
-    from gpunas.io import atomic_write_json
-
     path = Path(source)
     if source not in BUILTIN and path.is_dir():
         from PIL import Image, UnidentifiedImageError
@@ -124,7 +124,7 @@ def check_dataset(source: str, image_size: int, per_class: int, output: str | Pa
         for cdir in class_dirs:
             files = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
-                raise ValueError(
+                raise GpunasError(
                     f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
                 )
             for f in files[:per_class]:
@@ -132,21 +132,18 @@ def check_dataset(source: str, image_size: int, per_class: int, output: str | Pa
                     with Image.open(f) as img:
                         img.convert("RGB").load()
                 except (UnidentifiedImageError, OSError) as exc:
-                    raise ValueError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
+                    raise GpunasError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
             counts[cdir.name] = len(files)
         desc = str(path)
     else:
         _, labels, classes, desc = load_images(source, image_size)
         counts = {classes[c]: int((labels == c).sum()) for c in np.unique(labels)}
     if len(counts) < 2:
-        raise ValueError(
+        raise GpunasError(
             f"data.source {source!r}: needs at least 2 classes, found {len(counts)} ({sorted(counts)})"
         )
-    doc = {"source": source, "description": desc, "classes": len(counts), "images": sum(counts.values()),
-           "per_class": counts}  # fmt: skip
-    atomic_write_json(output, doc)
-    log.info("dataset %s: %d classes, %d images", desc, doc["classes"], doc["images"])
-    return doc
+    return {"source": source, "description": desc, "classes": len(counts), "images": sum(counts.values()),
+            "per_class": counts}  # fmt: skip
 
 
 def check_source(source: str) -> None:
@@ -155,11 +152,11 @@ def check_source(source: str) -> None:
         return
     path = Path(source)
     if not path.exists():
-        raise ValueError(
+        raise GpunasError(
             f"data.source: {source!r} does not exist (use 'animal_mnist', an .npz file or a folder of class folders)"
         )
     if not (path.is_dir() or path.suffix == ".npz"):
-        raise ValueError(f"data.source: {source!r} is neither a directory nor an .npz file")
+        raise GpunasError(f"data.source: {source!r} is neither a directory nor an .npz file")
 
 
 def stratified_split(
@@ -168,11 +165,11 @@ def stratified_split(
     """(train indices, val indices): fixed by ``split_seed``, classes interleaved in every prefix."""
     present = np.unique(labels)
     if len(present) < 2:
-        raise ValueError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
+        raise GpunasError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
     if train_images < len(present) or val_images < len(present):
-        raise ValueError(f"data: train_images and val_images must be >= the {len(present)} classes")
+        raise GpunasError(f"data: train_images and val_images must be >= the {len(present)} classes")
     if train_images + val_images > len(labels):
-        raise ValueError(
+        raise GpunasError(
             f"data: train_images + val_images = {train_images + val_images} exceeds the {len(labels)} images of {source!r}"
         )
     rng = np.random.default_rng(split_seed)
@@ -189,12 +186,14 @@ def list_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     """Image files and labels of a class-folder dataset, without decoding anything."""
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
     if not class_dirs:
-        raise ValueError(f"{root}: no class sub-directories (expected root/<class>/<image files>)")
+        raise GpunasError(f"{root}: no class sub-directories (expected root/<class>/<image files>)")
     files, labels = [], []
     for label, cdir in enumerate(class_dirs):
         found = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
-            raise ValueError(f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise GpunasError(
+                f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
         files += found
         labels += [label] * len(found)
     return files, np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
@@ -210,7 +209,7 @@ def decode(files: list[Path], image_size: int) -> np.ndarray:
                 img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
                 out[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
         except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
+            raise GpunasError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
     return out
 
 

@@ -21,13 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gpunas.arch import Architecture
+from gpunas.errors import GpunasError
 from gpunas.latency.keys import LayerKey
 
 _BACKENDS: dict[str, type[Backend]] = {}
 
 
-class BackendUnavailableError(RuntimeError):
-    """The backend's library or device is missing; the message is one line saying which."""
+class BackendUnavailableError(GpunasError):
+    """The backend's library or device is missing here; the message is one line saying which."""
 
 
 def register_backend(name: str) -> Callable[[type[Backend]], type[Backend]]:
@@ -47,7 +48,7 @@ def create_backend(name: str, **kwargs: Any) -> Backend:
     try:
         cls = _BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown latency backend {name!r}; available: {backend_names()}") from None
+        raise GpunasError(f"unknown latency backend {name!r}; available: {backend_names()}") from None
     return cls(**kwargs)
 
 
@@ -91,16 +92,16 @@ class Backend(ABC):
         options: dict[str, Any] | None = None,
     ) -> None:
         if device not in self.devices:
-            raise ValueError(
+            raise GpunasError(
                 f"backend {self.name!r}: device {device!r} not supported (use {list(self.devices)})"
             )
         if precision not in self.precisions:
-            raise ValueError(
+            raise GpunasError(
                 f"backend {self.name!r}: precision {precision!r} not supported on {device} "
                 f"(use {list(self.precisions)})"
             )
         if batch < 1 or threads < 1:
-            raise ValueError(f"batch and threads must be >= 1, got batch={batch}, threads={threads}")
+            raise GpunasError(f"batch and threads must be >= 1, got batch={batch}, threads={threads}")
         self.device, self.precision, self.batch, self.threads = device, precision, batch, threads
         self.padding = padding
         self.options = dict(options or {})

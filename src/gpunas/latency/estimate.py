@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from gpunas.errors import GpunasError
 from gpunas.latency.keys import LayerKey, keys_for_arch, layer_codes
-from gpunas.space import SearchSpace
+from gpunas.spaces.cnn import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,16 @@ class Correction:
 
     def apply(self, lut_sum: np.ndarray, layers: np.ndarray) -> np.ndarray:
         return self.a * lut_sum + self.b * layers + self.c
+
+    @classmethod
+    def read(cls, path: str | Path) -> Correction:
+        """The correction of a fidelity report (``check_lut_fidelity``'s JSON)."""
+        try:
+            doc = json.loads(Path(path).read_text())
+            c = doc["correction"]
+            return cls(float(c["a"]), float(c["b"]), float(c["c"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise GpunasError(f"fidelity report {path} is unreadable or lacks 'correction' ({exc})") from None
 
     @classmethod
     def fit(cls, lut_sum: np.ndarray, layers: np.ndarray, measured: np.ndarray) -> Correction:
@@ -45,7 +58,7 @@ class LutIndex:
             found |= ~mask
         if not found.all():
             bad = int(np.asarray(codes)[~found].flat[0])
-            raise ValueError(
+            raise GpunasError(
                 f"{int((~found).sum())} layer keys are not in the LUT (e.g. {LayerKey.from_code(bad).name(0, '?')}); "
                 "profile them first (rules enumerate_layers, profile_layers, merge_lut)"
             )

@@ -9,13 +9,17 @@ correction is not scored on the networks it was fitted to.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from gpunas.errors import GpunasError
 from gpunas.latency.estimate import Correction
 from gpunas.plotting import pyplot, save_figure
+
+log = logging.getLogger(__name__)
 
 
 def metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -53,7 +57,7 @@ def pick_networks(band: np.ndarray, per_band: int, seed: int) -> np.ndarray:
 
 def evaluate(lut_sum: np.ndarray, layers: np.ndarray, measured: np.ndarray) -> dict[str, Any]:
     if len(measured) < 5:
-        raise ValueError(f"fidelity needs at least 5 measured networks, got {len(measured)}")
+        raise GpunasError(f"fidelity needs at least 5 measured networks, got {len(measured)}")
     corr = Correction.fit(lut_sum, layers, measured)
     loo = loo_predictions(lut_sum, layers, measured)
     return {
@@ -85,3 +89,46 @@ def plot_scatter(
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     save_figure(fig, path)
+
+
+def check(
+    space: Any, vectors: np.ndarray, table: Any, meta: dict[str, Any], subspaces: dict[str, Any],
+    per_subspace: int, backend: Any, protocol: Any, classes: int, seed: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Measure ``per_subspace`` networks of every band (cut on the raw LUT sum) and evaluate the LUT."""
+    from gpunas.latency.estimate import lut_sums
+    from gpunas.latency.partition import assign, budget_edges
+    from gpunas.latency.protocol import measure
+
+    raw, layers = lut_sums(space, vectors, table, classes, meta["padding"])
+    band = assign(raw, budget_edges(raw, subspaces))
+    picks = pick_networks(band, per_subspace, seed)
+    archs = [space.decode(vectors[i]) for i in picks]
+    stats = measure(archs, lambda a: backend.network(a, classes), protocol, label="networks")
+    measured = stats["latency_ms"].to_numpy()
+    report = evaluate(raw[picks], layers[picks].astype(float), measured)
+    report |= {
+        "hardware": backend.hardware(),
+        "per_subspace": per_subspace,
+        "rows": [
+            {"sample": int(i), "band": int(band[i]), "arch": a.to_string(), "layers": int(layers[i]),
+             "lut_sum_ms": float(raw[i]), "measured_ms": float(m), "measured_cv": float(cv)}
+            for i, a, m, cv in zip(picks, archs, measured, stats["cv"], strict=True)
+        ],
+    }  # fmt: skip
+    log.info("fidelity on %d networks: before %s after %s", len(picks), report["before"], report["after"])
+    return report
+
+
+def plot_report(report: dict[str, Any], path: str) -> None:
+    """The scatter of a fidelity report: LUT sum and corrected prediction against measured."""
+    rows = report["rows"]
+    title = (
+        f"{report.get('slug', '')}\nbefore: MAPE {report['before']['mape_pct']:.1f}%, "
+        f"tau {report['before']['kendall_tau']:.2f}; after: MAPE {report['after']['mape_pct']:.1f}%, "
+        f"tau {report['after']['kendall_tau']:.2f}"
+    )
+    plot_scatter(
+        np.array([r["lut_sum_ms"] for r in rows]), np.array(report["loo_predicted_ms"]),
+        np.array([r["measured_ms"] for r in rows]), path, title,
+    )  # fmt: skip

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from gpunas.arch import PLAIN, Architecture, format_number
+from gpunas.errors import GpunasError
 from gpunas.models.blocks_math import layer_output_size
-from gpunas.space import STAGE_FIELDS, SearchSpace
+from gpunas.spaces.cnn import STAGE_FIELDS, SearchSpace
 
 KEY_TYPES = ("conv", "fused_irb", "irb", "head", "basic", "bottleneck", "large_stem")
 ACTS = ("relu", "swish")
@@ -59,7 +60,7 @@ def expansion_code(expansion: float | np.ndarray) -> int | np.ndarray:
     rounded = np.rint(scaled)
     if np.any(np.abs(scaled - rounded) > 1e-6):
         bad = np.asarray(expansion).flat[int(np.argmax(np.abs(scaled - rounded)))]
-        raise ValueError(f"expansion {bad} has more than two decimals: LUT keys store hundredths")
+        raise GpunasError(f"expansion {bad} has more than two decimals: LUT keys store hundredths")
     out = rounded.astype(np.int64)
     return int(out) if out.ndim == 0 else out
 
@@ -133,7 +134,7 @@ def pack_codes(**fields: Any) -> np.ndarray:
         values = np.asarray(fields[name], dtype=np.int64)
         if values.size and (values.min() < 0 or values.max() >= (1 << bits)):
             bad = values.max() if values.max() >= (1 << bits) else values.min()
-            raise ValueError(f"layer key field {name!r} out of range 0..{(1 << bits) - 1}: {bad}")
+            raise GpunasError(f"layer key field {name!r} out of range 0..{(1 << bits) - 1}: {bad}")
         code |= values << _SHIFT[name]
     return code
 

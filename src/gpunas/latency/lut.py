@@ -10,20 +10,17 @@ or hardware is refused.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from gpunas.io import atomic_write_with
+from gpunas.errors import GpunasError
 from gpunas.latency.keys import KEY_LAYOUT, LayerKey, unpack_codes
+from gpunas.tables import read_table
 
-META_KEY = b"gpunas"
 LUT_COLUMNS = ("code", "key", "latency_ms", "mad_ms", "cv", "min_ms", "repeats")
 
 
@@ -50,49 +47,26 @@ def keys_frame(codes: np.ndarray, batch: int, precision: str) -> pd.DataFrame:
     return df
 
 
-def write_table(df: pd.DataFrame, meta: dict[str, Any], path: str | Path) -> None:
-    """Write ``df`` with ``meta`` in the schema metadata, atomically."""
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}
-    )
-    atomic_write_with(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def read_table(path: str | Path, what: str = "LUT") -> tuple[pd.DataFrame, dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{what} {path} does not exist")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"{what} {path} is corrupt or truncated ({str(exc).splitlines()[0]})") from None
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None:
-        raise ValueError(f"{what} {path} has no gpunas metadata (not written by gpunas, or damaged)")
-    return table.to_pandas(), json.loads(raw)
-
-
 def read_lut(path: str | Path, expect_slug: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a LUT; refuse one measured for another device/backend than ``expect_slug``."""
     df, meta = read_table(path, "LUT")
     missing = [c for c in LUT_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"LUT {path} lacks columns {missing}")
+        raise GpunasError(f"LUT {path} lacks columns {missing}")
     if meta.get("unit") != "ms":
-        raise ValueError(f"LUT {path}: unit is {meta.get('unit')!r}, expected 'ms'")
+        raise GpunasError(f"LUT {path}: unit is {meta.get('unit')!r}, expected 'ms'")
     if expect_slug is not None and meta.get("slug") != expect_slug:
-        raise ValueError(
+        raise GpunasError(
             f"LUT {path} was measured for {meta.get('slug')!r} ({meta.get('backend')} on {meta.get('hardware')}), "
             f"this run targets {expect_slug!r}: refusing to mix devices or backends"
         )
     if meta.get("key_layout", 1) != KEY_LAYOUT:
-        raise ValueError(
+        raise GpunasError(
             f"LUT {path} uses key layout {meta.get('key_layout', 1)}, this gpunas uses {KEY_LAYOUT}: "
             "its key codes cannot be read; delete it (and the device's cache.parquet) and profile again"
         )
     if not np.isfinite(df["latency_ms"]).all() or (df["latency_ms"] < 0).any():
-        raise ValueError(f"LUT {path}: latency_ms has negative or non-finite entries")
+        raise GpunasError(f"LUT {path}: latency_ms has negative or non-finite entries")
     return df, meta
 
 
@@ -110,7 +84,7 @@ def check_compatible(a: dict[str, Any], b: dict[str, Any], where: str) -> None:
         "key_layout",
     ):
         if a.get(key) != b.get(key):
-            raise ValueError(
+            raise GpunasError(
                 f"{where}: {key} {b.get(key)!r} differs from {a.get(key)!r}: refusing to mix LUT entries"
             )
 
@@ -142,7 +116,7 @@ def merge(
     """Combine cached rows and new shards; return (lut for ``needed``, new cache, metadata)."""
     metas = [m for _, m in shards] + ([cache[1]] if cache else [])
     if not metas:
-        raise ValueError("nothing to merge: no shards and no cache")
+        raise GpunasError("nothing to merge: no shards and no cache")
     ref = metas[0]
     for i, m in enumerate(metas[1:], start=1):
         check_compatible(ref, m, f"LUT part {i}")
@@ -153,6 +127,6 @@ def merge(
     missing = len(needed) - len(lut)
     if missing:
         example = needed.loc[~needed["code"].isin(lut["code"]), "key"].iloc[0]
-        raise ValueError(f"{missing} needed keys were not profiled (e.g. {example})")
+        raise GpunasError(f"{missing} needed keys were not profiled (e.g. {example})")
     meta = {**ref, "keys": len(lut)}
     return lut, allrows, meta

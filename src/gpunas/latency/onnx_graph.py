@@ -13,6 +13,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from gpunas.arch import Architecture
+from gpunas.errors import GpunasError
 from gpunas.latency.keys import LayerKey, keys_for_arch
 from gpunas.models.blocks_math import (
     DISTILL_HEAD_HIDDEN,
@@ -65,7 +66,7 @@ class GraphBuilder:
             return self.node("Relu", [x])
         if act == "swish":
             return self.node("Mul", [x, self.node("Sigmoid", [x])])
-        raise ValueError(f"unknown activation {act!r}")
+        raise GpunasError(f"unknown activation {act!r}")
 
     def se(self, x: str, channels: int, reduced: int, act: str) -> str:
         s = self.node("GlobalAveragePool", [x])
@@ -100,7 +101,7 @@ class GraphBuilder:
             y = self.act(self.conv(x, key.cin, mid, 1), key.act)
             y = self.act(self.conv(y, mid, mid, key.kernel, key.stride, pad, groups=mid), key.act)
         else:
-            raise ValueError(f"unknown layer type {key.type!r}")
+            raise GpunasError(f"unknown layer type {key.type!r}")
         if key.se:
             y = self.se(y, mid, se_channels(mid, key.expansion), key.act)
         y = self.conv(y, mid, key.cout, 1)

@@ -9,10 +9,13 @@ Ids are known from the config alone, so the search DAG can be built before any l
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gpunas.errors import GpunasError
 from gpunas.plotting import pyplot, save_figure
 
 
@@ -24,18 +27,18 @@ def check_spec(spec: dict[str, Any]) -> tuple[str, list[float]]:
     """Validate the ``subspaces`` config (``kind``: edges_ms | quantiles, ``budgets``)."""
     mode = spec.get("kind")
     if mode not in ("edges_ms", "quantiles"):
-        raise ValueError(f"subspaces.kind: {mode!r} is not one of ['edges_ms', 'quantiles']")
+        raise GpunasError(f"subspaces.kind: {mode!r} is not one of ['edges_ms', 'quantiles']")
     if not isinstance(spec.get("budgets"), list):
-        raise ValueError("subspaces.budgets: needs a list of numbers")
+        raise GpunasError("subspaces.budgets: needs a list of numbers")
     values = [float(v) for v in spec["budgets"]]
     if not values:
-        raise ValueError("subspaces.budgets: needs at least one value")
+        raise GpunasError("subspaces.budgets: needs at least one value")
     if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(f"subspaces.budgets: values must be strictly increasing, got {values}")
+        raise GpunasError(f"subspaces.budgets: values must be strictly increasing, got {values}")
     if values[0] <= 0:
-        raise ValueError(f"subspaces.budgets: values must be > 0, got {values[0]}")
+        raise GpunasError(f"subspaces.budgets: values must be > 0, got {values[0]}")
     if mode == "quantiles" and values[-1] > 1:
-        raise ValueError(f"subspaces.budgets: quantiles must be <= 1, got {values[-1]}")
+        raise GpunasError(f"subspaces.budgets: quantiles must be <= 1, got {values[-1]}")
     return mode, values
 
 
@@ -100,3 +103,12 @@ def plot_histogram(latency: np.ndarray, result: dict[str, Any], path: str, title
     ax.set_ylabel("candidates")
     ax.set_title(title)
     save_figure(fig, path)
+
+
+def read_subspace(path: str | Path, subspace: str) -> dict[str, Any]:
+    """One sub-space (id, name, band, members...) of a ``partition_subspaces`` output."""
+    doc = json.loads(Path(path).read_text())
+    for sub in doc["subspaces"]:
+        if sub["id"] == subspace:
+            return sub
+    raise GpunasError(f"{path}: no sub-space {subspace!r} (have {[s['id'] for s in doc['subspaces']]})")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpunas.errors import GpunasError
 from gpunas.latency.backends import Runner
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,9 @@ class Protocol:
     def __post_init__(self) -> None:
         for name in ("repeats", "warmup", "runs", "chunk"):
             if getattr(self, name) < (0 if name == "warmup" else 1):
-                raise ValueError(f"protocol.{name} must be positive, got {getattr(self, name)}")
+                raise GpunasError(f"protocol.{name} must be positive, got {getattr(self, name)}")
         if self.repeats < 5:
-            raise ValueError(f"protocol.repeats must be >= 5 (interleaved medians), got {self.repeats}")
+            raise GpunasError(f"protocol.repeats must be >= 5 (interleaved medians), got {self.repeats}")
 
     def as_dict(self) -> dict[str, int]:
         return {"repeats": self.repeats, "warmup": self.warmup, "runs": self.runs, "chunk": self.chunk}

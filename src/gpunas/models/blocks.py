@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gpunas.errors import GpunasError
 from gpunas.models.blocks_math import (
     DISTILL_HEAD_HIDDEN,
     bottleneck_channels,
@@ -52,7 +53,7 @@ def create_block(name: str, in_channels: int, out_channels: int, **kwargs: objec
     try:
         cls = _BLOCKS[name]
     except KeyError:
-        raise ValueError(f"unknown block type {name!r}; registered: {block_names()}") from None
+        raise GpunasError(f"unknown block type {name!r}; registered: {block_names()}") from None
     return cls(in_channels, out_channels, **kwargs)
 
 
@@ -60,7 +61,7 @@ def make_act(name: str) -> nn.Module:
     try:
         return _ACTS[name]()
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; allowed: {sorted(_ACTS)}") from None
+        raise GpunasError(f"unknown activation {name!r}; allowed: {sorted(_ACTS)}") from None
 
 
 class DropPath(nn.Module):
@@ -300,7 +301,7 @@ class Bottleneck(_PostActResidual):
         layers = [*conv_bn(in_channels, mid, 1), make_act(act)]
         layers += [*conv_bn(mid, mid, kernel, stride, pad), make_act(act)]
         if se:
-            raise ValueError("bottleneck blocks take no SE")
+            raise GpunasError("bottleneck blocks take no SE")
         layers += conv_bn(mid, out_channels, 1)
         self.body = nn.Sequential(*layers)
 

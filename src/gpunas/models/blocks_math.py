@@ -11,6 +11,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from gpunas.errors import GpunasError
+
 Size = TypeVar("Size", int, np.ndarray)
 
 # The distilled GPUNets' classifier (NVIDIA's EpilogueD): conv1x1 to this fixed width first.
@@ -32,7 +34,7 @@ def expanded_channels(in_channels: int, expansion: float, distill: bool = False)
     if distill:
         mid = in_channels * expansion
         if abs(mid - round(mid)) > 1e-9:
-            raise ValueError(
+            raise GpunasError(
                 f"distilled blocks use in_channels * expansion as their width: {in_channels} * {expansion} "
                 "is not an integer"
             )
@@ -62,7 +64,7 @@ def conv_padding(kernel: int, stride: int, block: str, padding: str, distill: bo
 
 def _unpadded(stride: int, block: str, padding: str, distill: bool) -> bool:
     if padding not in ("same", "release"):
-        raise ValueError(f"padding must be 'same' or 'release', got {padding!r}")
+        raise GpunasError(f"padding must be 'same' or 'release', got {padding!r}")
     return padding == "release" and block == "fused_irb" and stride == 2 and not distill
 
 

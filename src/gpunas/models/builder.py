@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from gpunas.arch import Architecture
+from gpunas.errors import GpunasError
 from gpunas.models.blocks import Head, create_block
 
 
@@ -23,9 +24,9 @@ class GPUNetModel(nn.Module):
     ) -> None:
         super().__init__()
         if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+            raise GpunasError(f"num_classes must be >= 1, got {num_classes}")
         if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
+            raise GpunasError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
         self.arch = arch
         layers = arch.layers()
         blocks = []

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from gpunas.arch import Architecture, LayerConfig
+from gpunas.errors import GpunasError
 from gpunas.models.blocks_math import (
     DISTILL_HEAD_HIDDEN,
     bottleneck_channels,
@@ -86,7 +87,7 @@ def layer_cost(layer: LayerConfig, hw: int, padding: str = "same") -> tuple[int,
         ],
     }  # fmt: skip
     if layer.block not in parts:
-        raise ValueError(f"no cost model for block {layer.block!r}; known: {sorted(parts)}")
+        raise GpunasError(f"no cost model for block {layer.block!r}; known: {sorted(parts)}")
     rows = parts[layer.block]()
     return sum(p for p, _ in rows), sum(m for _, m in rows), oh
 

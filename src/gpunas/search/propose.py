@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from gpunas.errors import GpunasError
+
 log = logging.getLogger(__name__)
 _PROPOSERS: dict[str, Callable[..., list[int]]] = {}
 
@@ -50,9 +52,9 @@ class SearchConfig:
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         cfg = cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
         if cfg.strategy not in _PROPOSERS:
-            raise ValueError(f"search.strategy: {cfg.strategy!r} is not one of {sorted(_PROPOSERS)}")
+            raise GpunasError(f"search.strategy: {cfg.strategy!r} is not one of {sorted(_PROPOSERS)}")
         if cfg.acquisition not in ("EI", "LCB", "PI"):
-            raise ValueError(f"search.acquisition: {cfg.acquisition!r} is not one of ['EI', 'LCB', 'PI']")
+            raise GpunasError(f"search.acquisition: {cfg.acquisition!r} is not one of ['EI', 'LCB', 'PI']")
         return cfg
 
 

@@ -1,0 +1,1 @@
+"""Latency phase: layer keys, profiling backends, the LUT, costing, partitioning, fidelity."""

@@ -1,0 +1,1 @@
+"""Model code: block registry, builder and analytic counts."""

@@ -1,0 +1,179 @@
+"""Small self-contained HTML pages and figures for ``snakemake --report`` (no templates, no network).
+
+The report shows PNGs and HTML pages; the run's JSON/CSV results become readable pages here:
+the search-space summary, the validation and baseline tables (budget breakers in red) and the
+hub cards. ``bo_vs_random`` plots a recorded BO-vs-random benchmark when the config names one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gpunas.io import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+_STYLE = (
+    "body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}"
+    "td.l{text-align:left}tr.bad td{background:#fde2e2;color:#900}code,pre{font-size:12px}"
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h2>{html.escape(title)}</h2>{body}</body></html>\n"
+    )
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "-" if v != v else f"{v:.4g}"
+    return html.escape(str(v))
+
+
+def frame_html(df: pd.DataFrame, bad: pd.Series | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for i, r in enumerate(df.itertuples(index=False)):
+        cls = " class='bad'" if bad is not None and bool(bad.iloc[i]) else ""
+        cells = "".join(
+            f"<td class='l'>{_fmt(v)}</td>" if isinstance(v, str) else f"<td>{_fmt(v)}</td>" for v in r
+        )
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def space_page(summary: str | Path, output: str | Path) -> None:
+    doc = json.loads(Path(summary).read_text())
+    fields = pd.DataFrame(doc.get("fields", []))
+    if "choices" in fields:
+        fields["choices"] = fields["choices"].map(lambda c: ", ".join(map(str, c)))
+    size = doc.get("cardinality")
+    intro = (
+        f"<p>Space <b>{html.escape(str(doc.get('name')))}</b> ({html.escape(str(doc.get('source', '-')))}): "
+        f"{doc.get('dim', '?')} integers per candidate"
+        + (f", {float(size):.3e} distinct architectures" if size is not None else "")
+        + f". Fixed: {html.escape(str(doc.get('fixed', {})))}; tied: {html.escape(str(doc.get('tied', {})))}.</p>"
+    )
+    atomic_write_text(output, _page("Search space", intro + frame_html(fields)))
+
+
+def validation_page(table: str | Path, output: str | Path) -> None:
+    df = pd.read_csv(table)
+    breakers = df["inside_budget"].eq("no")
+    note = (
+        f"<p><b style='color:#900'>{int(breakers.sum())} model(s) measured over budget</b> (red rows).</p>"
+        if breakers.any()
+        else "<p>Every validated model measured inside its budget.</p>"
+    )
+    cols = ["model", "tier", "status", "backend", "precision", "hardware", "predicted_ms", "measured_ms",
+            "mad_ms", "cv", "error_pct", "budget_ms", "inside_budget", "accuracy"]  # fmt: skip
+    atomic_write_text(
+        output, _page("Validation on the target runtime", note + frame_html(df[cols], breakers))
+    )
+
+
+def baselines_page(table: str | Path, output: str | Path) -> None:
+    df = pd.read_csv(table)
+    cols = ["subspace", "budget_ms", "search_accuracy", "search_ms", "baseline_family", "baseline_accuracy",
+            "baseline_ms", "accuracy_gain_pts", "latency_ratio_at_matched_accuracy"]  # fmt: skip
+    worse = df["accuracy_gain_pts"] < 0
+    note = (
+        "<p>Best searched (hub) model vs best baseline inside each budget; latency ratio at matched "
+        "accuracy = baseline latency / fastest searched candidate at least as accurate (&gt; 1: search is "
+        "faster). Red: a baseline beat the search.</p>"
+    )
+    atomic_write_text(output, _page("Search vs hand-designed baselines", note + frame_html(df[cols], worse)))
+
+
+def hub_page(hub_dirs: list[str], validation: str | Path | None, output: str | Path) -> None:
+    measured = {}
+    if validation:
+        val = pd.read_csv(validation)
+        measured = {r["model"]: r for r in val.to_dict(orient="records")}
+    parts = []
+    for d in hub_dirs:
+        card = json.loads((Path(d) / "card.json").read_text())
+        title = f"{card['subspace']} ({card['name']})"
+        if card["status"] != "ok":
+            parts.append(f"<h3>{html.escape(title)}: no model</h3><p>{html.escape(card['reason'])}</p>")
+            continue
+        v = measured.get(card["subspace"], {})
+        over = v.get("inside_budget") == "no"
+        rows = {
+            "status": card["status"],
+            "proxy val top-1 (%)": f"{card['accuracy']:.2f}",
+            "predicted latency (ms)": f"{card['predicted_ms']:.4f}",
+            "measured latency (ms)": f"{v['measured_ms']:.4f} ({v['backend']})" if v else "-",
+            "budget (ms)": f"< {card['budget_ms']:.4f}" + (" - OVER BUDGET" if over else ""),
+            "parameters": f"{card['params']:,}" if card.get("params", -1) >= 0 else "-",
+            "input": f"{card.get('resolution', '?')} px",
+            "files": ", ".join(card.get("files", [])),
+        }
+        table = "".join(
+            f"<tr{' class=bad' if over and k.startswith('budget') else ''}><th>{k}</th>"
+            f"<td class='l'>{html.escape(str(x))}</td></tr>"
+            for k, x in rows.items()
+        )
+        parts.append(
+            f"<h3>{html.escape(title)}</h3><table>{table}</table><pre>{html.escape(card['arch'])}</pre>"
+        )
+    atomic_write_text(output, _page("Model hub cards", "".join(parts)))
+
+
+def bo_vs_random(benchmark: str | Path | None, output: str | Path) -> None:
+    """Median best accuracy vs evaluations, BO and random, per budget (from bench_tabular.py)."""
+    from gpunas.plotting import pyplot, save_figure
+
+    plt = pyplot()
+    if not benchmark or not Path(benchmark).exists():
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No BO-vs-random comparison recorded (report.strategy_benchmark).", ha="center")
+        save_figure(fig, str(output))
+        return
+    doc = json.loads(Path(benchmark).read_text())
+    budgets = doc["budgets"]
+    fig, axes = plt.subplots(1, len(budgets), figsize=(4 * len(budgets), 3.5), squeeze=False)
+    for ax, b in zip(axes[0], budgets, strict=True):
+        for name, style in (("bo", "-o"), ("random", "--s")):
+            n = sorted(int(k) for k in b[name])
+            ax.plot(n, [b[name][str(k)] for k in n], style, ms=3, label=name)
+        ax.axhline(b["in_budget_best"], c="0.6", lw=1, label="best in budget")
+        ax.set_title(f"< {b['budget_ms']:.3g} ms", fontsize=9)
+        ax.set_xlabel("evaluations")
+    axes[0][0].set_ylabel(f"median best {doc.get('accuracy', 'accuracy')}")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(
+        f"BO vs random: {doc.get('csv')} on {doc.get('device')}, {doc.get('seeds')} seeds", fontsize=10
+    )
+    save_figure(fig, str(output))
+
+
+def render(
+    summary: str, hub_dirs: list[str], validation: str | None, baselines: str | None,
+    strategy_benchmark: str | None, outdir: str | Path,
+) -> None:  # fmt: skip
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    space_page(summary, out / "space.html")
+    hub_page(hub_dirs, validation, out / "hub_cards.html")
+    not_run = "<p>Not part of this run (evaluator: table, or baselines.enabled: false).</p>"
+    if validation:
+        validation_page(validation, out / "validation.html")
+    else:
+        atomic_write_text(out / "validation.html", _page("Validation on the target runtime", not_run))
+    if baselines:
+        baselines_page(baselines, out / "baselines.html")
+    else:
+        atomic_write_text(out / "baselines.html", _page("Search vs hand-designed baselines", not_run))
+    bo_vs_random(strategy_benchmark, out / "bo_vs_random.png")
+    log.info("report pages written to %s", out)

@@ -1,0 +1,205 @@
+"""The rules of the latency phase (rules/latency.smk), one function each, under the rule's name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gpunas.arch import Architecture
+from gpunas.errors import GpunasError
+from gpunas.evaluators import create_evaluator
+from gpunas.io import atomic_write_json
+from gpunas.latency import fidelity as fid
+from gpunas.latency.cache import grow, missing_codes, read_cache
+from gpunas.latency.estimate import Correction, lut_sums
+from gpunas.latency.keys import LayerKey, keys_for_arch, keys_for_space, keys_for_vectors
+from gpunas.latency.lut import keys_frame, lut_metadata, merge, read_lut
+from gpunas.latency.partition import partition, plot_histogram
+from gpunas.latency.protocol import measure
+from gpunas.latency.settings import make_backend, make_protocol
+from gpunas.spaces import load_space
+from gpunas.spaces.sampling import read_samples, sobol_vectors, write_samples
+from gpunas.tables import read_table, write_table
+
+log = logging.getLogger(__name__)
+
+
+def sample_sobol(space: str, m: int, seed: int, output: str | Path) -> None:
+    """2^m scrambled, seeded Sobol candidates of ``space`` (canonical vectors)."""
+    sp = load_space(space)
+    vectors = sobol_vectors(sp, m=m, seed=seed)
+    write_samples(sp, vectors, {}, {"m": m, "seed": seed, "sampler": "sobol-scrambled"}, output)
+    log.info(
+        "sampled 2^%d = %d candidates of space %s (seed %d) -> %s", m, len(vectors), sp.name, seed, output
+    )
+
+
+def enumerate_layers(
+    space: str,
+    samples: str | Path | None,
+    extra_archs: str | Path | None,
+    cfg: dict[str, Any],
+    classes: int,
+    slug: str,
+    cache: str | Path,
+    output_keys: str | Path,
+    output_todo: str | Path,
+) -> tuple[int, int]:
+    """Keys needed (by the samples or the whole space, and by the architectures listed in
+    ``extra_archs``: the baselines) and those not yet in the device's LUT cache."""
+    sp = load_space(space)
+    padding = cfg.get("padding", "same")
+    if cfg["keys"] == "space":
+        codes = keys_for_space(sp, classes, padding)
+    else:
+        if samples is None:
+            raise GpunasError("latency.keys: samples needs the Sobol samples")
+        _, vectors, _ = read_samples(sp, samples)
+        codes = keys_for_vectors(sp, vectors, classes, padding)
+    if extra_archs:
+        archs = read_extra_archs(extra_archs)
+        extra = np.unique([k.code() for a in archs for k in keys_for_arch(a, classes, padding)])
+        log.info("%d layer keys of %d further architectures (%s)", len(extra), len(archs), extra_archs)
+        codes = np.union1d(codes, extra)
+    needed = keys_frame(codes, cfg["batch"], cfg["precision"])
+    meta = {"slug": slug, "space": sp.name, "classes": classes, "padding": padding, "mode": cfg["keys"]}
+    todo = needed
+    if cfg.get("reuse", True):
+        todo = needed[needed["code"].isin(missing_codes(cache, slug, needed["code"].to_numpy(),
+                                                        {"classes": classes, "padding": padding}))]  # fmt: skip
+    write_table(needed, meta, output_keys)
+    write_table(todo, meta, output_todo)
+    log.info("%d distinct layer keys needed, %d not in the cache -> %s", len(needed), len(todo), output_todo)
+    return len(needed), len(todo)
+
+
+def read_extra_archs(path: str | Path) -> list[Architecture]:
+    """Architectures listed in a JSON file ``{"variants": [{"arch": ...}, ...]}`` (e.g. the baselines)."""
+    import json
+
+    doc = json.loads(Path(path).read_text())
+    return [Architecture.from_string(v["arch"]) for v in doc.get("variants", [])]
+
+
+def profile_layers(
+    todo: str | Path,
+    shard: int,
+    shards: int,
+    cfg: dict[str, Any],
+    slug: str,
+    classes: int,
+    seed: int,
+    output: str | Path,
+) -> int:
+    """Measure this shard's share of the keys still to profile."""
+    if not 0 <= shard < shards:
+        raise GpunasError(f"shard {shard} out of range 0..{shards - 1}")
+    df, meta = read_table(todo, "key list")
+    if meta.get("slug") != slug:
+        raise GpunasError(f"key list {todo} is for {meta.get('slug')!r}, this run targets {slug!r}")
+    mine = df.iloc[shard::shards].reset_index(drop=True)
+    backend = make_backend(cfg)
+    backend.check()
+    protocol = make_protocol(cfg, seed + shard)
+    keys = [LayerKey.from_code(int(c)) for c in mine["code"]]
+    log.info("shard %d/%d: %d keys on %s", shard, shards, len(keys), backend.hardware())
+    stats = measure(keys, backend.layer, protocol, label="layer keys")
+    out = pd.concat([mine, stats], axis=1)
+    write_table(out, lut_metadata(backend.info(), slug, classes, protocol.as_dict()), output)
+    return len(keys)
+
+
+def merge_lut(keys: str | Path, shards: list[str], cache: str | Path, slug: str, output: str | Path) -> int:
+    """The LUT of the needed keys from the new shards and the cache; the cache grows."""
+    needed, _ = read_table(keys, "key list")
+    parts = [read_lut(p, expect_slug=slug) for p in shards]
+    lut, allrows, meta = merge(needed, parts, read_cache(cache, slug))
+    grow(cache, allrows, meta)
+    write_table(lut, meta, output)
+    log.info("LUT: %d keys (%d in the cache) -> %s", len(lut), len(allrows), output)
+    return len(lut)
+
+
+def check_lut_fidelity(
+    space: str,
+    samples: str | Path,
+    lut: str | Path,
+    subspaces: dict[str, Any],
+    per_subspace: int,
+    cfg: dict[str, Any],
+    slug: str,
+    classes: int,
+    seed: int,
+    output_json: str | Path,
+    output_png: str | Path,
+) -> dict[str, Any]:
+    """Whole networks of every band measured against their LUT sum; the correction fitted from them."""
+    sp = load_space(space)
+    _, vectors, _ = read_samples(sp, samples)
+    table, meta = read_lut(lut, expect_slug=slug)
+    backend = make_backend(cfg)
+    backend.check()
+    report = fid.check(
+        sp, vectors, table, meta, subspaces, per_subspace, backend, make_protocol(cfg, seed), classes, seed
+    )
+    report["slug"] = slug
+    atomic_write_json(output_json, report)
+    fid.plot_report(report, str(output_png))
+    return report
+
+
+def estimate_latency(
+    space: str,
+    samples: str | Path,
+    lut: str | Path | None,
+    fidelity: str | Path | None,
+    slug: str,
+    output: str | Path,
+    evaluator: dict[str, Any],
+) -> None:
+    """Predicted latency of every sample: corrected LUT sum, or what the evaluator knows (a table)."""
+    sp = load_space(space)
+    _, vectors, smeta = read_samples(sp, samples)
+    corr = Correction()
+    raw = create_evaluator(evaluator).latency(sp, vectors)
+    if raw is not None:
+        layers = np.zeros(len(raw), dtype=np.int64)
+    else:
+        if lut is None:
+            raise GpunasError(f"estimate_latency: evaluator {evaluator.get('type')!r} needs a LUT")
+        table, meta = read_lut(lut, expect_slug=slug)
+        raw, layers = lut_sums(sp, vectors, table, meta["classes"], meta["padding"])
+        corr = Correction.read(fidelity) if fidelity else Correction()
+    predicted = corr.apply(raw, layers)
+    extra = {"lut_sum_ms": raw, "layers": layers.astype(np.int16), "predicted_ms": predicted}
+    write_samples(sp, vectors, extra, {**smeta, "slug": slug, "correction": corr.__dict__}, output)
+    log.info(
+        "costed %d candidates: predicted %.3f..%.3f ms", len(predicted), predicted.min(), predicted.max()
+    )
+
+
+def partition_subspaces(
+    samples: str | Path, subspaces: dict[str, Any], output_json: str | Path, output_png: str | Path
+) -> dict[str, Any]:
+    """Latency bands of the costed samples: members, counts, ranges, and a histogram."""
+    df, meta = read_table(samples, "samples")
+    if "predicted_ms" not in df.columns:
+        raise GpunasError(f"samples {samples} have no predicted_ms column (run estimate_latency)")
+    latency = df["predicted_ms"].to_numpy()
+    result = partition(latency, subspaces)
+    result["slug"] = meta.get("slug")
+    result["space"] = meta.get("space")
+    for sub in result["subspaces"]:
+        if sub["empty"]:
+            log.warning("sub-space %s (%s) is EMPTY: no sampled candidate in [%.4g, %.4g) ms",
+                        sub["id"], sub["name"], sub["lo_ms"], sub["hi_ms"])  # fmt: skip
+        else:
+            log.info("sub-space %s (%s): %d candidates, %.4g..%.4g ms",
+                     sub["id"], sub["name"], sub["count"], sub["min_ms"], sub["max_ms"])  # fmt: skip
+    atomic_write_json(output_json, result)
+    plot_histogram(latency, result, str(output_png), f"{meta.get('space')} on {meta.get('slug')}")
+    return result

@@ -1,0 +1,283 @@
+"""One training job (a candidate, a baseline or a finalist), run in a child process so that a crash
+of the trainer is data, not fatal. This is the only training-job wrapper.
+
+The job's process (the parent) owns a scratch folder, ``<trial folder>/run/``:
+
+- ``spec.json``: what is trained (architecture, data, schedule, seed): written by the parent;
+- ``result.json``: the child's result (``status``, ``reason``, ``val_top1``, curve, ...);
+- ``weights.pt``: the child's trained weights (only for a complete training);
+- ``train.log``: the child's log.
+
+Lifecycle: the folder is created by the job and kept after it; a later job with exactly the same
+spec reuses a finished ``result.json`` instead of training again (a driver killed after a
+training finished but before Snakemake recorded it loses nothing; ``train.reuse_finished``).
+Anything else in it is overwritten by the next run. The job's *declared* outputs are
+``metrics.json`` and ``weights.pt`` beside the scratch folder; ``weights.pt`` is a hard link to
+(or copy of) the scratch weights, and an empty file when the trial has no model.
+
+Failures:
+
+- NaN loss or an exception inside the child: recorded ``status: failed`` at once, with the
+  exception's first line (retrying would fail the same way).
+- The child dies (signal, out of memory, the job's time budget): on every attempt but the last
+  the parent raises, so Snakemake retries the job with the next attempt's larger ``mem_mb`` and
+  ``runtime``; on the last attempt (``attempt == attempts``, from Snakemake) it records
+  ``status: failed`` with the reason, and the search goes on.
+- Memory: ``mem_mb`` is enforced as a cluster's cgroup would: the parent watches the child's
+  resident memory and kills it above ``mem_mb`` ("killed for memory").
+- Time: the child is stopped when the job's ``runtime`` (minutes) is nearly spent, leaving the
+  parent a margin to record the result before a scheduler's own limit ("time limit").
+- SIGTERM to the parent (Slurm sends it at the time limit, before SIGKILL, and on preemption):
+  the child is stopped and, on the last attempt, the failure is recorded ("time limit").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gpunas.errors import GpunasError
+from gpunas.io import atomic_path, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+# config keys of `train` that drive the job, not the training itself (kept out of the spec)
+JOB_KEYS = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries", "workers"}
+FAULTS = ("nan", "raise", "kill", "oom", "hang")  # injected failures, for tests of the failure paths
+
+
+class TrialCrashedError(RuntimeError):
+    """The training process died on an attempt that is not the last; Snakemake retries the job."""
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One training job: what to train, and the job's resources for this attempt.
+
+    ``attempt`` is Snakemake's (1-based); ``attempts`` = ``train.retries`` + 1. ``mem_mb`` and
+    ``runtime_min`` are this attempt's requests (they grow with the attempt).
+    """
+
+    arch: str
+    data: dict[str, Any]
+    train: dict[str, Any]
+    seed: int
+    threads: int
+    outdir: Path
+    attempt: int = 1
+    attempts: int = 1
+    mem_mb: float | None = None
+    runtime_min: float | None = None
+    reuse: bool = True
+    fault: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # merged into the spec (e.g. the test split)
+
+    def spec(self) -> dict[str, Any]:
+        """What the child trains: the same for searched candidates and baselines."""
+        train = {k: v for k, v in self.train.items() if k not in JOB_KEYS}
+        spec = {
+            "arch": self.arch,
+            "data": self.data,
+            "train": train,
+            "seed": self.seed,
+            "threads": self.threads,
+        }
+        return spec | self.extra | ({"inject_fault": self.fault} if self.fault else {})
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def time_budget_s(runtime_min: float | None) -> float | None:
+    """Seconds the child may run: the job's runtime less a margin to record the result
+    (5%, at least 10 s and at most 2 min), so a scheduler's own limit is not reached first."""
+    if not runtime_min:
+        return None
+    total = runtime_min * 60.0
+    return max(1.0, total - min(120.0, max(10.0, 0.05 * total)))
+
+
+class _Stop:
+    """SIGTERM / SIGINT received by the parent while the child runs."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.signal = signum
+
+
+def supervise(
+    proc: subprocess.Popen, mem_mb: float | None, budget_s: float | None, stop: _Stop, poll_s: float = 0.1
+) -> str | None:
+    """Wait for ``proc``; kill it above ``mem_mb``, past ``budget_s`` or on a stop signal; return why."""
+    peak, started = 0.0, time.monotonic()
+    while proc.poll() is None:
+        reason = None
+        if mem_mb:
+            peak = max(peak, rss_mb(proc.pid))
+            if peak > mem_mb:
+                reason = f"killed for memory: resident {peak:.0f} MB exceeded the job's mem_mb {mem_mb:.0f}"
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            reason = f"time limit: stopped after {budget_s:.0f} s of the job's runtime"
+        if stop.signal is not None:
+            reason = f"time limit: the job received {signal.Signals(stop.signal).name} (scheduler time limit or preemption)"
+        if reason:
+            proc.kill()
+            proc.wait()
+            return reason
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=poll_s)
+    return None
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (killed: out of memory or time limit?)" if -code == signal.SIGKILL else ""
+        return f"training process died from {name}{hint}"
+    return f"training process exited with status {code}"
+
+
+def finished_result(spec: dict[str, Any], run: Path) -> dict[str, Any] | None:
+    """The result of an earlier run of exactly this spec, if it finished (see the module docstring)."""
+    spec_path, result_path = run / "spec.json", run / "result.json"
+    if not (spec_path.exists() and result_path.exists()):
+        return None
+    try:
+        same = json.loads(spec_path.read_text()) == json.loads(json.dumps(spec))
+        return json.loads(result_path.read_text()) if same else None
+    except ValueError:
+        return None
+
+
+def run_child(job: TrainingJob, run: Path) -> tuple[int, dict[str, Any] | None, str | None]:
+    """Start the child on ``run/spec.json`` and supervise it; (exit code, result, why it was stopped)."""
+    run.mkdir(parents=True, exist_ok=True)
+    result_path = run / "result.json"
+    result_path.unlink(missing_ok=True)
+    atomic_write_json(run / "spec.json", job.spec())
+    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
+    stop = _Stop()
+    handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with open(run / "train.log", "a") as logf:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gpunas.training.trial", str(run / "spec.json")],
+                env=env,
+                stdout=logf,
+                stderr=logf,
+            )
+            stopped = supervise(proc, job.mem_mb, time_budget_s(job.runtime_min), stop)
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    result = json.loads(result_path.read_text()) if proc.returncode == 0 and result_path.exists() else None
+    return proc.returncode, result, stopped
+
+
+def run_training_job(job: TrainingJob, weights_out: str | Path | None = None) -> dict[str, Any]:
+    """Run (or reuse) the training of ``job``; return its result, or a failed record on the last attempt.
+
+    ``weights_out``: the declared weights output, linked to the trained weights (an empty file
+    when there is no model).
+    """
+    run = job.outdir / "run"
+    spec = job.spec()
+    result = finished_result(spec, run) if job.reuse else None
+    if result is not None:
+        log.info(
+            "reusing the finished training in %s (same spec); set train.reuse_finished: false to retrain", run
+        )
+    else:
+        code, result, stopped = run_child(job, run)
+        if result is None:
+            reason = stopped or describe_exit(code)
+            where = f"on attempt {job.attempt} of {job.attempts}"
+            if job.mem_mb:
+                where = f"mem_mb {job.mem_mb:.0f} {where}"
+            if job.attempt < job.attempts:
+                raise TrialCrashedError(f"{reason}; {where}; Snakemake will retry with more memory and time")
+            log.error("%s (%s): recorded as failed", reason, where)
+            result = {"status": "failed", "reason": f"{reason} ({where})", "val_top1": None, "seed": job.seed}
+    if weights_out is not None:
+        _link_weights(run / "weights.pt" if result.get("status") == "complete" else None, Path(weights_out))
+    return result
+
+
+def _link_weights(source: Path | None, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        if source is None or not source.exists():
+            tmp.touch()
+            return
+        try:
+            os.link(source, tmp)
+        except OSError:  # another file system
+            shutil.copyfile(source, tmp)
+
+
+def _child(spec_path: str) -> int:
+    """Entry point of the training process: every failure becomes a result with its reason."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run = Path(spec_path).parent
+    spec = json.loads(Path(spec_path).read_text())
+    try:
+        result = _train(spec, run)
+    except Exception as exc:  # a failed candidate is data, not a crash
+        log.exception("training failed")
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                  "val_top1": None, "seed": spec.get("seed")}  # fmt: skip
+    atomic_write_json(run / "result.json", result)
+    return 0
+
+
+def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
+    from gpunas.arch import Architecture
+    from gpunas.datasets.loader import load_split
+    from gpunas.training.train import TrainConfig, train_candidate
+
+    fault = spec.get("inject_fault")
+    if fault not in (None, *FAULTS):
+        raise GpunasError(f"inject_fault {fault!r} is not one of {list(FAULTS)}")
+    if fault == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "hang":  # runs until the parent's time budget stops it
+        while True:
+            time.sleep(1)
+    if fault == "oom":  # grows until the parent's memory watch kills it
+        import numpy as np
+
+        hog = []
+        while True:
+            hog.append(np.ones(32 << 20, dtype=np.uint8))
+    cfg = TrainConfig.from_dict({**spec["train"], "threads": spec["threads"]})
+    if fault == "nan":
+        cfg = TrainConfig.from_dict({**spec["train"], "threads": spec["threads"], "lr": 1e30})
+    arch = Architecture.from_string(spec["arch"])
+    if fault == "raise":
+        arch = Architecture(arch.resolution, arch.stages, head_width=arch.head_width, in_channels=5)
+    return train_candidate(arch, load_split(**spec["data"]), cfg, spec["seed"], weights=run / "weights.pt")
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

@@ -1,0 +1,74 @@
+"""The rules of the model hub (rules/hub.smk), one function each, under the rule's name."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from gpunas.evaluators import create_evaluator
+from gpunas.hub.select import pick_winner, write_tier
+from gpunas.hub.summary import summarize
+from gpunas.latency.partition import read_subspace
+from gpunas.search.history import read_history
+
+log = logging.getLogger(__name__)
+
+
+def select_hub(
+    history: str | Path,
+    subspaces: str | Path,
+    subspace: str,
+    weights: list[str],
+    train: dict[str, Any],
+    data: dict[str, Any],
+    seed: int,
+    evaluator: dict[str, Any],
+    outdir: str | Path,
+) -> dict[str, Any]:
+    """The tier of ``subspace``: its most accurate in-budget trial, with weights, ONNX and card.
+
+    ``weights``: the declared weights files of the sub-space's trials (the winner's is copied).
+    """
+    sub = read_subspace(subspaces, subspace)
+    hist = read_history(history)
+    ev = create_evaluator(evaluator)
+    card: dict[str, Any] = {
+        "subspace": subspace,
+        "name": sub["name"],
+        "budget_ms": sub["hi_ms"],
+        "band_ms": [sub["lo_ms"], sub["hi_ms"]],
+        "trials": len(hist),
+        "failed": int((hist["status"] == "failed").sum()),
+        "training": train,
+        "data": data,
+        "seed": seed,
+    }
+    if not ev.trains:
+        card["evaluator"] = evaluator
+    best = pick_winner(hist, sub["lo_ms"], sub["hi_ms"])
+    if sub["empty"]:
+        card |= {"status": "empty", "reason": "no sampled candidate has a predicted latency in this band"}
+        best = None
+    elif best is None:
+        reasons = sorted(set(hist.loc[hist["status"] == "failed", "reason"]))
+        card |= {
+            "status": "all_failed",
+            "reason": "every trial of this sub-space failed",
+            "failures": reasons[:10],
+        }
+    by_dir = {str(Path(w).parent): Path(w) for w in weights}
+    winner = by_dir.get(str(best["trial_dir"])) if best is not None else None
+    return write_tier(Path(outdir), card, best, winner, with_model=ev.trains)
+
+
+def summarize_search(
+    histories: list[str], cards: list[str], subspaces: str | Path, out_json: str | Path, out_pareto: str | Path,
+    out_scatter: str | Path, out_progress: str | Path,
+) -> dict[str, Any]:  # fmt: skip
+    """The Pareto front of all trials, the hub summary and the search plots."""
+    hist = [read_history(h) for h in histories]
+    tiers = [json.loads(Path(c).read_text()) for c in cards]
+    bands = json.loads(Path(subspaces).read_text())["subspaces"]
+    return summarize(hist, tiers, bands, out_json, out_pareto, out_scatter, out_progress)

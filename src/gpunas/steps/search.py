@@ -1,0 +1,170 @@
+"""The rules of the search (rules/search.smk), one function each, under the rule's name."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gpunas.errors import GpunasError
+from gpunas.evaluators import create_evaluator
+from gpunas.io import atomic_path, atomic_write_json
+from gpunas.latency.partition import read_subspace
+from gpunas.search.history import HISTORY_COLUMNS, read_history
+from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
+from gpunas.spaces import load_space
+from gpunas.spaces.sampling import read_samples
+from gpunas.tables import write_table
+from gpunas.training.trial import TrainingJob
+
+log = logging.getLogger(__name__)
+
+
+def propose_candidates(
+    space: str,
+    samples: str | Path,
+    subspaces: str | Path,
+    subspace: str,
+    round_: int,
+    history: str | Path | None,
+    batch: int,
+    search: dict[str, Any],
+    seed: int,
+    output: str | Path,
+) -> dict[str, Any]:
+    """B proposals for one round of one sub-space, from its members and the history so far."""
+    sp = load_space(space)
+    df, vectors, _ = read_samples(sp, samples)
+    sub = read_subspace(subspaces, subspace)
+    members = np.asarray(sub["members"], dtype=np.int64)
+    hist = read_history(history)
+    cfg = SearchConfig.from_dict(search)
+    sub_seed = seed + 7919 * int(subspace.lstrip("s"))
+    picks, proposer = propose(
+        vectors[members],
+        sp.sizes,
+        hist["encoding"].tolist(),
+        hist["accuracy"].to_numpy(dtype=float),
+        (hist["status"] == "complete").to_numpy(),
+        n=batch,
+        round_=round_,
+        cfg=cfg,
+        seed=sub_seed,
+        categorical=categorical_fields(sp),
+    )
+    slots = []
+    for slot in range(batch):
+        if slot < len(picks):
+            row = int(members[picks[slot]])
+            vec = vectors[row]
+            slots.append(
+                {
+                    "slot": slot,
+                    "skip": False,
+                    "sample": row,
+                    "encoding": [int(v) for v in vec],
+                    "arch": sp.describe(vec),
+                    "predicted_ms": float(df["predicted_ms"].iloc[row]),
+                    "proposer": proposer,
+                }
+            )
+        else:
+            why = "sub-space is empty" if sub["empty"] else "no untrained candidate left in the sub-space"
+            slots.append({"slot": slot, "skip": True, "reason": why, "proposer": proposer})
+    doc = {"subspace": subspace, "round": round_, "strategy": cfg.strategy, "seed": sub_seed,
+           "band_ms": [sub["lo_ms"], sub["hi_ms"]], "slots": slots}  # fmt: skip
+    atomic_write_json(output, doc)
+    log.info("%s round %d: %d proposals (%s)", subspace, round_, len(picks), proposer)
+    return doc
+
+
+def train_candidate(
+    space: str | Path,
+    proposals: str | Path,
+    slot: int,
+    data: dict[str, Any],
+    train: dict[str, Any],
+    seed: int,
+    threads: int,
+    attempt: int,
+    attempts: int,
+    evaluator: dict[str, Any],
+    output: str | Path,
+    weights: str | Path,
+    mem_mb: float | None = None,
+    runtime: float | None = None,
+) -> dict[str, Any]:
+    """Score one proposed candidate with the evaluator (a training job, or a table lookup)."""
+    doc = json.loads(Path(proposals).read_text())
+    entry = doc["slots"][slot]
+    base = {k: doc[k] for k in ("subspace", "round")} | {"slot": slot}
+    if entry["skip"]:
+        metrics = base | {"status": "skipped", "reason": entry["reason"], "val_top1": None}
+    else:
+        job = TrainingJob(
+            arch=entry["arch"], data=data, train=train, seed=seed, threads=threads, outdir=Path(output).parent,
+            attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
+            reuse=train.get("reuse_finished", True),
+            fault=(train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}"),
+        )  # fmt: skip
+        result = create_evaluator(evaluator).evaluate(load_space(space), entry, job)
+        metrics = (
+            base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")} | result
+        )
+    if not Path(weights).exists():  # no model (skipped, failed, a table lookup): an empty file
+        with atomic_path(weights) as tmp:
+            tmp.touch()
+    atomic_write_json(output, metrics)
+    log.info("trial %s/r%d/s%d: %s %s", doc["subspace"], doc["round"], slot, metrics["status"],
+             metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"))  # fmt: skip
+    return metrics
+
+
+def record_results(
+    proposals: str | Path, metrics: list[str], history: str | Path | None, output: str | Path
+) -> pd.DataFrame:
+    """Append this round's trials to the history (earlier rows are copied unchanged)."""
+    doc = json.loads(Path(proposals).read_text())
+    prev = read_history(history)
+    rows = []
+    for path in metrics:
+        m = json.loads(Path(path).read_text())
+        if m["status"] == "skipped":
+            continue
+        if m["status"] == "complete" and not np.isfinite(m.get("val_top1") or np.nan):
+            m = {**m, "status": "failed", "reason": "non-finite accuracy"}
+        rows.append(
+            {
+                "subspace": doc["subspace"],
+                "round": doc["round"],
+                "slot": m["slot"],
+                "sample": m["sample"],
+                "encoding": encode_key(m["encoding"]),
+                "arch": m["arch"],
+                "predicted_ms": m["predicted_ms"],
+                "proposer": m["proposer"],
+                "status": m["status"],
+                "reason": m.get("reason", ""),
+                "accuracy": m.get("val_top1") if m["status"] == "complete" else np.nan,
+                "val_loss": m.get("val_loss") if m["status"] == "complete" else np.nan,
+                "params": m.get("params", -1),
+                "macs": m.get("macs", -1),
+                "wall_s": m.get("wall_s", np.nan),
+                "seed": m.get("seed", -1),
+                "trial_dir": str(Path(path).parent),
+            }
+        )
+    new = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    if len(prev) and len(new) and new["encoding"].isin(prev["encoding"]).any():
+        raise GpunasError(f"{proposals}: a proposal repeats an already trained candidate")
+    out = pd.concat([prev, new], ignore_index=True) if len(prev) else new
+    out = out.astype({"round": int, "slot": int, "sample": int, "params": int, "macs": int, "seed": int})
+    write_table(out, {"subspace": doc["subspace"], "rounds": doc["round"] + 1}, output)
+    ok = new[new["status"] == "complete"]
+    log.info("%s round %d: %d trained, %d failed; best so far %.2f%%", doc["subspace"], doc["round"],
+             len(ok), int((new["status"] == "failed").sum()), out["accuracy"].max() if len(out) else float("nan"))  # fmt: skip
+    return out
