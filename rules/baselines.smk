@@ -41,7 +41,7 @@ rule design_baselines:
 rule train_baseline:
     input:
         baselines="results/baselines/baselines.json",
-        dataset=get_dataset_check(),
+        dataset=get_prepared_dataset(),
     output:
         metrics="results/baselines/{family}/{subspace}/metrics.json",
         weights="results/baselines/{family}/{subspace}/weights.pt",
@@ -59,7 +59,6 @@ rule train_baseline:
         gpu=config["train"]["gpu"],
         attempt=get_attempt,
     params:
-        data=lookup(dpath="data", within=config),
         train=lookup(dpath="train", within=config),
         seed=lookup(dpath="seed", within=config),
         attempts=get_train_attempts(),

@@ -172,8 +172,18 @@ def get_baseline_metrics():
 
 
 def get_dataset_check():
-    """Training jobs wait for rule check_dataset (nothing to check when nothing trains)."""
-    return "results/data/dataset.json" if TRAINS else []
+    """Profiling waits for rule check_dataset (the data has the config's classes, which the
+    head's layer keys depend on); nothing to check when nothing trains."""
+    return "results/data/check.json" if TRAINS else []
+
+
+def get_prepared_dataset():
+    """What a training reads: the splits decoded once by rule prepare_dataset (none for lookups)."""
+    return "results/data/prepared/dataset.json" if TRAINS else []
+
+
+def get_data_workers(wildcards):
+    return config["data"]["workers"]
 
 
 def get_validation_table():

@@ -7,6 +7,7 @@ rule select_hub:
         history=get_final_history,
         subspaces="results/subspaces/subspaces.json",
         weights=get_subspace_weights,
+        dataset=get_prepared_dataset(),
     output:
         hub=directory("results/hub/{subspace}"),
     log:
@@ -16,7 +17,6 @@ rule select_hub:
         "../envs/search.yaml"
     params:
         train=lookup(dpath="train", within=config),
-        data=lookup(dpath="data", within=config),
         seed=lookup(dpath="seed", within=config),
         evaluator=lookup(dpath="evaluator", within=config),
     script:

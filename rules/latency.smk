@@ -26,6 +26,7 @@ rule enumerate_layers:
         space=get_space_path(),
         samples="results/samples/sobol.parquet",
         extra_archs=get_extra_archs(),
+        dataset_check=get_dataset_check(),
     output:
         needed="results/lut/{device}/keys.parquet",
         todo="results/lut/{device}/todo.parquet",
@@ -56,7 +57,7 @@ rule profile_layers:
     threads: get_profile_threads
     resources:
         mem_mb=get_mem_mb(2000),
-        runtime=get_runtime(60),
+        runtime=get_runtime(config["latency"]["runtime"]),
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:
@@ -106,7 +107,7 @@ rule check_lut_fidelity:
     threads: get_profile_threads
     resources:
         mem_mb=get_mem_mb(2000),
-        runtime=get_runtime(30),
+        runtime=get_runtime(config["fidelity"]["runtime"]),
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:

@@ -29,7 +29,7 @@ rule train_candidate:
     input:
         space=get_space_path(),
         proposals="results/search/{subspace}/r{round}/proposals.json",
-        dataset=get_dataset_check(),
+        dataset=get_prepared_dataset(),
     output:
         metrics="results/search/{subspace}/r{round}/s{slot}/metrics.json",
         # empty when the trial has no model (failed, skipped, a lookup); select_hub copies the winner's
@@ -48,7 +48,6 @@ rule train_candidate:
         gpu=config["train"]["gpu"],
         attempt=get_attempt,
     params:
-        data=lookup(dpath="data", within=config),
         train=lookup(dpath="train", within=config),
         seed=lookup(dpath="seed", within=config),
         attempts=get_train_attempts(),

@@ -22,7 +22,7 @@ rule validate_hub:
     threads: get_profile_threads
     resources:
         mem_mb=get_mem_mb(2000),
-        runtime=get_runtime(30),
+        runtime=get_runtime(config["validation"]["runtime"]),
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:

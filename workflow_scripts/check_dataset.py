@@ -1,4 +1,4 @@
-"""Rule check_dataset: the training data exists, has >= 2 classes and decodes."""
+"""Rule check_dataset: the training data exists and has the config's number of classes."""
 
 from gpunas.steps import run_step
 from gpunas.steps.data import check_dataset
@@ -6,8 +6,7 @@ from gpunas.steps.data import check_dataset
 run_step(
     snakemake.log[0],
     check_dataset,
-    source=snakemake.params.data["source"],
-    image_size=snakemake.params.data["image_size"],
-    per_class=snakemake.params.per_class,
-    output=snakemake.output.dataset,
+    source=snakemake.params.source,
+    classes=snakemake.params.classes,
+    output=snakemake.output.check,
 )

@@ -11,7 +11,7 @@ run_step(
     subspace=snakemake.wildcards.subspace,
     weights=list(snakemake.input.weights),
     train=snakemake.params.train,
-    data=snakemake.params.data,
+    dataset=snakemake.input.dataset or None,
     seed=snakemake.params.seed,
     evaluator=snakemake.params.evaluator,
     outdir=snakemake.output.hub,

@@ -9,7 +9,7 @@ run_step(
     baselines=snakemake.input.baselines,
     family=snakemake.wildcards.family,
     subspace=snakemake.wildcards.subspace,
-    data=snakemake.params.data,
+    dataset=snakemake.input.dataset or None,
     train=snakemake.params.train,
     seed=snakemake.params.seed,
     threads=snakemake.threads,

@@ -9,7 +9,7 @@ run_step(
     space=snakemake.input.space,
     proposals=snakemake.input.proposals,
     slot=int(snakemake.wildcards.slot),
-    data=snakemake.params.data,
+    dataset=snakemake.input.dataset or None,
     train=snakemake.params.train,
     seed=snakemake.params.seed,
     threads=snakemake.threads,

@@ -4,6 +4,7 @@ from PIL import Image
 
 from gpunas.arch import Architecture
 from gpunas.datasets.loader import inspect_dataset, load_split
+from gpunas.datasets.prepared import prepare
 from gpunas.training.train import TrainConfig, train_candidate
 
 SMALL = {"train_images": 120, "val_images": 60, "split_seed": 0}
@@ -81,9 +82,9 @@ def test_bad_datasets_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"x2?.png: unreadable image"):
         load_split(str(tmp_path / "f"), train_images=2, val_images=2)
     with pytest.raises(ValueError, match=r"x.png: unreadable image"):
-        inspect_dataset(str(tmp_path / "f"), 8, 20)
+        prepare(str(tmp_path / "f"), train_images=2, val_images=2, image_size=8, outdir=tmp_path / "d")
     with pytest.raises(ValueError, match="needs at least 2 classes, found 1"):
-        inspect_dataset(str(tmp_path / "one.npz"), 8, 20)
-    assert not (tmp_path / "d.json").exists()
+        inspect_dataset(str(tmp_path / "one.npz"))
+    assert not (tmp_path / "d" / "dataset.json").exists()
     with pytest.raises(ValueError, match="exceeds the 10000 images"):
         load_split("animal_mnist", train_images=9000, val_images=2000)

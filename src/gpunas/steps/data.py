@@ -7,17 +7,31 @@ from pathlib import Path
 from typing import Any
 
 from gpunas.datasets.loader import inspect_dataset
+from gpunas.datasets.prepared import prepare
 from gpunas.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
 
-def check_dataset(source: str, image_size: int, per_class: int, output: str | Path) -> dict[str, Any]:
-    """The data exists, has >= 2 classes, and its images decode; before any training job.
+def check_dataset(source: str, classes: int, output: str | Path) -> dict[str, Any]:
+    """The data exists, has >= 2 classes (hidden folders are none), as many as the config's
+    ``classes``: checked before profiling and training, by listing (nothing is decoded).
 
     Not at DAG-build time, so a dry-run of a real-scale config works on a machine without the data.
     """
-    doc = inspect_dataset(source, image_size, per_class)
+    doc = inspect_dataset(source, classes)
     atomic_write_json(output, doc)
     log.info("dataset %s: %d classes, %d images", doc["description"], doc["classes"], doc["images"])
     return doc
+
+
+def prepare_dataset(
+    source: str, train_images: int, val_images: int, test_images: int, split_seed: int, image_size: int,
+    classes: int, workers: int, output: str | Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Decode the train / val / test splits once into uint8 arrays beside ``output`` (dataset.json);
+    every unreadable image of the splits is named in one error."""
+    return prepare(
+        source, train_images=train_images, val_images=val_images, test_images=test_images, split_seed=split_seed,
+        image_size=image_size, workers=workers, classes=classes, outdir=Path(output).parent,
+    )  # fmt: skip

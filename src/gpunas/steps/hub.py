@@ -12,6 +12,7 @@ from gpunas.hub.select import pick_winner, write_tier
 from gpunas.hub.summary import summarize
 from gpunas.latency.partition import read_subspace
 from gpunas.search.history import read_history
+from gpunas.training.trial import JOB_KEYS, dataset_summary
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,8 @@ def select_hub(
     subspaces: str | Path,
     subspace: str,
     weights: list[str],
+    dataset: str | Path | None,
     train: dict[str, Any],
-    data: dict[str, Any],
     seed: int,
     evaluator: dict[str, Any],
     outdir: str | Path,
@@ -41,8 +42,8 @@ def select_hub(
         "band_ms": [sub["lo_ms"], sub["hi_ms"]],
         "trials": len(hist),
         "failed": int((hist["status"] == "failed").sum()),
-        "training": train,
-        "data": data,
+        "training": {k: v for k, v in train.items() if k not in JOB_KEYS},
+        "data": dataset_summary(dataset),
         "seed": seed,
     }
     if not ev.trains:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from gpunas.latency.estimate import Correction, lut_sums
 from gpunas.latency.keys import LayerKey, keys_for_arch, keys_for_space, keys_for_vectors
 from gpunas.latency.lut import keys_frame, lut_metadata, merge, read_lut
 from gpunas.latency.partition import partition, plot_histogram
-from gpunas.latency.protocol import measure
+from gpunas.latency.protocol import ChunkStore, measure
 from gpunas.latency.settings import make_backend, make_protocol
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples, sobol_vectors, write_samples
@@ -107,9 +108,12 @@ def profile_layers(
     protocol = make_protocol(cfg, seed + shard)
     keys = [LayerKey.from_code(int(c)) for c in mine["code"]]
     log.info("shard %d/%d: %d keys on %s", shard, shards, len(keys), backend.hardware())
-    stats = measure(keys, backend.layer, protocol, label="layer keys")
+    codes = mine["code"].to_numpy(dtype=np.int64)
+    chunks = ChunkStore(Path(output).with_suffix(".parts"), hashlib.sha256(codes.tobytes()).hexdigest())
+    stats = measure(keys, backend.layer, protocol, label="layer keys", chunks=chunks)
     out = pd.concat([mine, stats], axis=1)
     write_table(out, lut_metadata(backend.info(), slug, classes, protocol.as_dict()), output)
+    chunks.clear()
     return len(keys)
 
 

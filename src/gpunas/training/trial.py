@@ -96,6 +96,29 @@ class TrainingJob:
         return spec | self.extra | ({"inject_fault": self.fault} if self.fault else {})
 
 
+def dataset_ref(dataset: str | Path | None) -> dict[str, Any]:
+    """What a spec says of its data: the prepared folder and its fingerprint (a dataset prepared
+    anew is a different spec, so a finished training on the old one is not reused)."""
+    if dataset is None:
+        return {}
+    from gpunas.datasets.prepared import fingerprint
+
+    folder = Path(dataset).parent
+    return {"dir": str(folder), "fingerprint": fingerprint(folder)}
+
+
+def dataset_summary(dataset: str | Path | None) -> dict[str, Any]:
+    """Source, split sizes and classes of a prepared dataset (for cards and reports)."""
+    if dataset is None:
+        return {}
+    doc = json.loads(Path(dataset).read_text())
+    return {
+        "source": doc["source"],
+        "classes": doc["classes"],
+        **{f"{k}_images": v for k, v in doc["splits"].items()},
+    }
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (0 when it is gone)."""
     try:
@@ -253,7 +276,7 @@ def _child(spec_path: str) -> int:
 
 def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
     from gpunas.arch import Architecture
-    from gpunas.datasets.loader import load_split
+    from gpunas.datasets.prepared import TrainingData
     from gpunas.training.train import TrainConfig, train_candidate
 
     fault = spec.get("inject_fault")
@@ -276,7 +299,10 @@ def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
     arch = Architecture.from_string(spec["arch"])
     if fault == "raise":
         arch = Architecture(arch.resolution, arch.stages, head_width=arch.head_width, in_channels=5)
-    return train_candidate(arch, load_split(**spec["data"]), cfg, spec["seed"], weights=run / "weights.pt")
+    data = TrainingData.open(spec["data"]["dir"])
+    return train_candidate(
+        arch, data, cfg, spec["seed"], weights=run / "weights.pt", test=spec.get("test", False)
+    )
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ Sources (``data.source`` in the config):
 - a path to an ``.npz`` with ``images`` (N x H x W or N x H x W x C, uint8) and ``labels``
   (N integers), optionally ``classes`` (names);
 - a directory with one sub-directory of images per class, as ImageNet is laid out
-  (``root/<class>/<image>.{png,jpg,...}``); images are resized to ``image_size`` on load.
+  (``root/<class>/<image>.{png,jpg,...}``, any case of extension); images are resized to
+  ``image_size`` when decoded. Hidden entries (names starting with ``.``: ``.ipynb_checkpoints``,
+  ``.DS_Store``) are never classes or images.
 
-Images are returned as uint8 arrays N x C x H x W (grayscale is repeated to 3 channels: the
-networks and their latency keys take RGB input). The train/validation split is stratified and
-fixed by ``split_seed``, independent of the training seed.
+Images are uint8 arrays N x C x H x W (grayscale, CMYK and palette images become RGB: the
+networks and their latency keys take RGB input). The train / validation / test splits are
+stratified, disjoint and fixed by ``split_seed``, independent of the training seed.
 """
 
 from __future__ import annotations
@@ -31,16 +33,32 @@ BUILTIN = {"animal_mnist": "animal_mnist.npz"}
 
 @dataclass(frozen=True)
 class Split:
+    """Splits held in memory (small data, unit tests); trainings read :mod:`gpunas.datasets.prepared`."""
+
     x_train: np.ndarray  # uint8, N x 3 x H x W
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
     classes: tuple[str, ...]
     source: str
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a source holds, without decoding class folders: labels, class names, and either the
+    decoded images (arrays) or the image files (class folders)."""
+
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    description: str
+    images: np.ndarray | None = None
+    files: list[Path] | None = None
 
 
 def _to_nchw3(images: np.ndarray, where: str) -> np.ndarray:
@@ -85,67 +103,6 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     return _to_nchw3(np.asarray(images), str(path)), labels.astype(np.int64), classes
 
 
-def load_folders(root: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    files, labels, classes = list_folders(root)
-    return decode(files, image_size), labels, classes
-
-
-def load_images(source: str, image_size: int = 64) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
-    """(images N x 3 x H x W uint8, labels, class names, description) of ``source``."""
-    if source in BUILTIN:
-        ref = resources.files("gpunas.datasets").joinpath(BUILTIN[source])
-        with resources.as_file(ref) as path:
-            images, labels, classes = load_npz(Path(path))
-        return images, labels, classes, f"{source} (embedded, MIT licence)"
-    check_source(source)
-    path = Path(source)
-    if path.is_dir():
-        images, labels, classes = load_folders(path, image_size)
-    else:
-        images, labels, classes = load_npz(path)
-    return images, labels, classes, str(path)
-
-
-def inspect_dataset(source: str, image_size: int, per_class: int) -> dict:
-    """The data exists, has >= 2 classes, and its images decode: classes and image counts.
-
-    Runs before any training job (so a bad path or an unreadable image fails once, early, with
-    one message) but not at DAG-build time, so a dry-run of a real-scale config works on a
-    machine without the data. For class folders, ``per_class`` images of each class are decoded
-    (all of them would take hours on ImageNet); .npz files and the embedded set are read whole.
-    """
-    path = Path(source)
-    if source not in BUILTIN and path.is_dir():
-        from PIL import Image, UnidentifiedImageError
-
-        check_source(source)
-        class_dirs = sorted(p for p in path.iterdir() if p.is_dir())
-        counts = {}
-        for cdir in class_dirs:
-            files = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise GpunasError(
-                    f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
-                )
-            for f in files[:per_class]:
-                try:
-                    with Image.open(f) as img:
-                        img.convert("RGB").load()
-                except (UnidentifiedImageError, OSError) as exc:
-                    raise GpunasError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
-            counts[cdir.name] = len(files)
-        desc = str(path)
-    else:
-        _, labels, classes, desc = load_images(source, image_size)
-        counts = {classes[c]: int((labels == c).sum()) for c in np.unique(labels)}
-    if len(counts) < 2:
-        raise GpunasError(
-            f"data.source {source!r}: needs at least 2 classes, found {len(counts)} ({sorted(counts)})"
-        )
-    return {"source": source, "description": desc, "classes": len(counts), "images": sum(counts.values()),
-            "per_class": counts}  # fmt: skip
-
-
 def check_source(source: str) -> None:
     """Cheap check that ``source`` names the embedded set, an existing .npz or a directory."""
     if source in BUILTIN:
@@ -159,37 +116,21 @@ def check_source(source: str) -> None:
         raise GpunasError(f"data.source: {source!r} is neither a directory nor an .npz file")
 
 
-def stratified_split(
-    labels: np.ndarray, train_images: int, val_images: int, split_seed: int, source: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, val indices): fixed by ``split_seed``, classes interleaved in every prefix."""
-    present = np.unique(labels)
-    if len(present) < 2:
-        raise GpunasError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
-    if train_images < len(present) or val_images < len(present):
-        raise GpunasError(f"data: train_images and val_images must be >= the {len(present)} classes")
-    if train_images + val_images > len(labels):
-        raise GpunasError(
-            f"data: train_images + val_images = {train_images + val_images} exceeds the {len(labels)} images of {source!r}"
-        )
-    rng = np.random.default_rng(split_seed)
-    order = rng.permutation(len(labels))
-    # stratify: interleave classes so every prefix is balanced
-    by_class = [order[labels[order] == c] for c in present]
-    ranks = np.concatenate([np.arange(len(idx)) for idx in by_class])
-    members = np.concatenate(by_class)
-    members = members[np.lexsort((rng.random(len(members)), ranks))]
-    return members[val_images : val_images + train_images], members[:val_images]
+def _visible(entries: list[Path]) -> list[Path]:
+    """Entries that are not hidden (``.ipynb_checkpoints``, ``.DS_Store``, ``._x.jpg``...)."""
+    return sorted(p for p in entries if not p.name.startswith("."))
 
 
 def list_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     """Image files and labels of a class-folder dataset, without decoding anything."""
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    class_dirs = [p for p in _visible(list(root.iterdir())) if p.is_dir()]
     if not class_dirs:
         raise GpunasError(f"{root}: no class sub-directories (expected root/<class>/<image files>)")
     files, labels = [], []
     for label, cdir in enumerate(class_dirs):
-        found = sorted(f for f in cdir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        found = [
+            f for f in _visible(list(cdir.iterdir())) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+        ]
         if not found:
             raise GpunasError(
                 f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
@@ -199,41 +140,124 @@ def list_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     return files, np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
 
 
-def decode(files: list[Path], image_size: int) -> np.ndarray:
+def list_dataset(source: str) -> Listing:
+    """The labels and classes of ``source``: arrays are read, class folders only listed."""
+    if source in BUILTIN:
+        ref = resources.files("gpunas.datasets").joinpath(BUILTIN[source])
+        with resources.as_file(ref) as path:
+            images, labels, classes = load_npz(Path(path))
+        listing = Listing(labels, classes, f"{source} (embedded, MIT licence)", images=images)
+    else:
+        check_source(source)
+        path = Path(source)
+        if path.is_dir():
+            files, labels, classes = list_folders(path)
+            listing = Listing(labels, classes, str(path), files=files)
+        else:
+            images, labels, classes = load_npz(path)
+            listing = Listing(labels, classes, str(path), images=images)
+    present = np.unique(listing.labels)
+    if len(present) < 2:
+        raise GpunasError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
+    return listing
+
+
+def decode_file(path: Path, image_size: int) -> np.ndarray:
+    """One image as uint8 3 x S x S (any mode made RGB, resized bilinearly)."""
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
+            return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise GpunasError(f"{path}: unreadable image ({exc.__class__.__name__}: {reason})") from None
+
+
+def decode(files: list[Path], image_size: int) -> np.ndarray:
     out = np.empty((len(files), 3, image_size, image_size), dtype=np.uint8)
     for i, f in enumerate(files):
-        try:
-            with Image.open(f) as img:
-                img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
-                out[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise GpunasError(f"{f}: unreadable image ({exc.__class__.__name__})") from None
+        out[i] = decode_file(f, image_size)
     return out
 
 
-def load_split(
-    source: str, *, train_images: int, val_images: int, split_seed: int = 0, image_size: int = 64
-) -> Split:
-    """A fixed, stratified train/validation split of at most the requested sizes.
+def split_indices(
+    labels: np.ndarray, sizes: tuple[int, ...], split_seed: int, source: str
+) -> dict[str, np.ndarray]:
+    """Disjoint train / val / test indices of the requested sizes, fixed by ``split_seed``.
 
-    Class folders are split on the file list and only the chosen images are decoded, so a
-    proxy subset of ImageNet costs its own size, not the whole set's.
+    Classes are interleaved, so every prefix is balanced; validation takes the first images of
+    the interleaved order, then training, then test: the splits never share an image.
     """
-    if source not in BUILTIN and Path(source).is_dir():
-        files, labels, classes = list_folders(Path(source))
-        train_idx, val_idx = stratified_split(labels, train_images, val_images, split_seed, source)
-        desc = source
-        x_train, x_val = (
-            decode([files[i] for i in train_idx], image_size),
-            decode([files[i] for i in val_idx], image_size),
+    train_images, val_images, test_images = (*sizes, 0)[:3]
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise GpunasError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
+    if train_images < len(present) or val_images < len(present):
+        raise GpunasError(f"data: train_images and val_images must be >= the {len(present)} classes")
+    total = train_images + val_images + test_images
+    if total > len(labels):
+        raise GpunasError(
+            f"data: train_images + val_images + test_images = {total} exceeds the {len(labels)} images of {source!r}"
         )
-    else:
-        images, labels, classes, desc = load_images(source, image_size)
-        train_idx, val_idx = stratified_split(labels, train_images, val_images, split_seed, source)
-        x_train, x_val = images[train_idx], images[val_idx]
-    log.info(
-        "data %s: %d train / %d val images, %d classes", desc, len(train_idx), len(val_idx), len(classes)
-    )
-    return Split(x_train, labels[train_idx], x_val, labels[val_idx], classes, desc)
+    rng = np.random.default_rng(split_seed)
+    order = rng.permutation(len(labels))
+    by_class = [order[labels[order] == c] for c in present]
+    ranks = np.concatenate([np.arange(len(idx)) for idx in by_class])
+    members = np.concatenate(by_class)
+    members = members[np.lexsort((rng.random(len(members)), ranks))]
+    val = members[:val_images]
+    train = members[val_images : val_images + train_images]
+    test = members[val_images + train_images : total]
+    return {"train": train, "val": val, "test": test}
+
+
+def stratified_split(
+    labels: np.ndarray, train_images: int, val_images: int, split_seed: int, source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, val indices): :func:`split_indices` without a test split."""
+    idx = split_indices(labels, (train_images, val_images, 0), split_seed, source)
+    return idx["train"], idx["val"]
+
+
+def load_split(
+    source: str, *, train_images: int, val_images: int, test_images: int = 0, split_seed: int = 0,
+    image_size: int = 64,
+) -> Split:  # fmt: skip
+    """The fixed, stratified splits held in memory (only the chosen images of folders are decoded)."""
+    listing = list_dataset(source)
+    idx = split_indices(listing.labels, (train_images, val_images, test_images), split_seed, source)
+
+    def images(split: str) -> np.ndarray:
+        if listing.images is not None:
+            return listing.images[idx[split]]
+        return decode([listing.files[i] for i in idx[split]], image_size)  # type: ignore[index]
+
+    log.info("data %s: %d train / %d val / %d test images, %d classes", listing.description,
+             train_images, val_images, test_images, len(listing.classes))  # fmt: skip
+    y = {s: listing.labels[idx[s]] for s in idx}
+    return Split(
+        images("train"), y["train"], images("val"), y["val"], listing.classes, listing.description,
+        images("test") if test_images else None, y["test"] if test_images else None,
+    )  # fmt: skip
+
+
+def check_classes(listing: Listing, classes: int | None, source: str) -> None:
+    """Refuse data whose class count differs from the config's ``classes`` (the networks' outputs)."""
+    if classes is not None and classes != len(listing.classes):
+        names = ", ".join(listing.classes[:10]) + (", ..." if len(listing.classes) > 10 else "")
+        raise GpunasError(
+            f"classes: the config says {classes}, but data.source {source!r} has {len(listing.classes)} "
+            f"classes ({names})"
+        )
+
+
+def inspect_dataset(source: str, classes: int | None = None) -> dict:
+    """Classes and image counts of ``source`` (class folders are listed, not decoded); refuses a
+    source with fewer than 2 classes, or whose class count differs from ``classes``."""
+    listing = list_dataset(source)
+    check_classes(listing, classes, source)
+    counts = {c: int((listing.labels == i).sum()) for i, c in enumerate(listing.classes)}
+    return {"source": source, "description": listing.description, "classes": len(counts),
+            "images": sum(counts.values()), "per_class": counts}  # fmt: skip

@@ -9,19 +9,55 @@ the round medians. Items are prepared in chunks so that at most ``chunk`` runner
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gpunas.errors import GpunasError
+from gpunas.io import atomic_write_json, atomic_write_with
 from gpunas.latency.backends import Runner
 
 log = logging.getLogger(__name__)
+
+
+class ChunkStore:
+    """The finished chunks of one measuring job: ``<folder>/chunk_<i>.npy`` (round medians, ms).
+
+    Lifecycle: created by the job (``profile_layers``: ``results/lut/<device>/shards/<shard>.parts/``);
+    one file per finished chunk, written atomically; read back when the same job runs again with
+    the same items and protocol (a ``protocol.json`` beside them says which); removed by the job
+    once its output is written. A different protocol or item list starts it anew.
+    """
+
+    def __init__(self, folder: str | Path, items_key: str) -> None:
+        self.folder = Path(folder)
+        self.items_key = items_key
+
+    def _stamp(self, protocol: Protocol) -> dict[str, Any]:
+        return {"items": self.items_key, **protocol.as_dict(), "seed": protocol.seed}
+
+    def load(self, protocol: Protocol) -> dict[int, np.ndarray]:
+        stamp = self.folder / "protocol.json"
+        if not stamp.exists() or json.loads(stamp.read_text()) != self._stamp(protocol):
+            self.clear()
+            return {}
+        return {int(p.stem.split("_")[1]): np.load(p) for p in self.folder.glob("chunk_*.npy")}
+
+    def save(self, chunk: int, medians: np.ndarray, protocol: Protocol) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.folder / "protocol.json", self._stamp(protocol))
+        atomic_write_with(self.folder / f"chunk_{chunk:05d}.npy", lambda tmp: np.save(tmp, medians))
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -48,20 +84,32 @@ def measure(
     prepare: Callable[[Any], Runner],
     protocol: Protocol,
     label: str = "items",
+    chunks: ChunkStore | None = None,
 ) -> pd.DataFrame:
-    """Latency statistics (ms) of ``items``, one row each, in the order given."""
-    rng = np.random.default_rng(protocol.seed)
+    """Latency statistics (ms) of ``items``, one row each, in the order given.
+
+    ``chunks``: where each finished chunk's round medians are kept, so that a job cut off (a time
+    limit, a kill) resumes from the chunks it finished instead of measuring them again.
+    """
     n = len(items)
     rounds = np.full((n, protocol.repeats), np.nan)
+    finished = chunks.load(protocol) if chunks is not None else {}
     started = time.monotonic()
     last = started
-    for lo in range(0, n, protocol.chunk):
+    for c, lo in enumerate(range(0, n, protocol.chunk)):
         idx = np.arange(lo, min(n, lo + protocol.chunk))
+        if c in finished and finished[c].shape == (len(idx), protocol.repeats):
+            rounds[idx] = finished[c]
+            log.info("chunk %d of %s: resumed from %s", c, label, chunks.folder if chunks else "")
+            continue
+        rng = np.random.default_rng([protocol.seed, c])
         runners = {int(i): prepare(items[i]) for i in idx}
         for r in range(protocol.repeats):
             for i in rng.permutation(idx):
                 rounds[i, r] = float(np.median(runners[int(i)].time(protocol.runs, protocol.warmup)))
         del runners
+        if chunks is not None:
+            chunks.save(c, rounds[idx], protocol)
         done = idx[-1] + 1
         now = time.monotonic()
         if now - last > 10 or done == n:

@@ -35,6 +35,15 @@ _BLOCKS: dict[str, type[nn.Module]] = {}
 _ACTS: dict[str, Callable[[], nn.Module]] = {"relu": lambda: nn.ReLU(inplace=True), "swish": nn.SiLU}
 
 
+def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
+    """Global average pooling, N x C x 1 x 1: ``adaptive_avg_pool2d`` (ONNX GlobalAveragePool, as
+    the timed graphs); under PyTorch's deterministic algorithms on CUDA, where that op's backward
+    has no deterministic kernel, the same mean computed with ``mean``."""
+    if x.is_cuda and torch.are_deterministic_algorithms_enabled():
+        return x.mean((2, 3), keepdim=True)
+    return F.adaptive_avg_pool2d(x, 1)
+
+
 def register_block(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _BLOCKS:
@@ -87,7 +96,7 @@ class SqueezeExcite(nn.Module):
         self.expand = nn.Conv2d(reduced, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = F.adaptive_avg_pool2d(x, 1)
+        s = global_avg_pool(x)
         return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
 
 
@@ -329,5 +338,5 @@ class Head(nn.Module):
         self.fc = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.post(F.adaptive_avg_pool2d(self.conv(x), 1)).flatten(1)
+        x = self.post(global_avg_pool(self.conv(x))).flatten(1)
         return self.fc(self.dropout(x))

@@ -17,7 +17,7 @@ from gpunas.io import atomic_write_json
 from gpunas.latency.estimate import Correction
 from gpunas.latency.lut import read_lut
 from gpunas.spaces import load_space
-from gpunas.training.trial import TrainingJob, run_training_job
+from gpunas.training.trial import TrainingJob, dataset_ref, run_training_job
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def design_baselines(
 
 
 def train_baseline(
-    baselines: str | Path, family: str, subspace: str, data: dict[str, Any], train: dict[str, Any],
+    baselines: str | Path, family: str, subspace: str, dataset: str | Path, train: dict[str, Any],
     seed: int, threads: int, attempt: int, attempts: int, output: str | Path, weights: str | Path,
     mem_mb: float | None = None, runtime: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
@@ -71,7 +71,7 @@ def train_baseline(
         run_weights = None
     else:
         job = TrainingJob(
-            arch=pick_["arch"], data=data, train=train, seed=seed, threads=threads, outdir=Path(output).parent,
+            arch=pick_["arch"], data=dataset_ref(dataset), train=train, seed=seed, threads=threads, outdir=Path(output).parent,
             attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
             reuse=train.get("reuse_finished", True),
         )  # fmt: skip

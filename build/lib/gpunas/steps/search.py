@@ -19,7 +19,7 @@ from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, 
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples
 from gpunas.tables import write_table
-from gpunas.training.trial import TrainingJob
+from gpunas.training.trial import TrainingJob, dataset_ref
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def train_candidate(
     space: str | Path,
     proposals: str | Path,
     slot: int,
-    data: dict[str, Any],
+    dataset: str | Path | None,
     train: dict[str, Any],
     seed: int,
     threads: int,
@@ -106,7 +106,7 @@ def train_candidate(
         metrics = base | {"status": "skipped", "reason": entry["reason"], "val_top1": None}
     else:
         job = TrainingJob(
-            arch=entry["arch"], data=data, train=train, seed=seed, threads=threads, outdir=Path(output).parent,
+            arch=entry["arch"], data=dataset_ref(dataset), train=train, seed=seed, threads=threads, outdir=Path(output).parent,
             attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
             reuse=train.get("reuse_finished", True),
             fault=(train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}"),

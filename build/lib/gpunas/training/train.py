@@ -1,15 +1,31 @@
 """Proxy training of one candidate: a short, deterministic schedule on a fixed split.
 
 AdamW, cosine learning rate with linear warm-up, label smoothing, random horizontal flips,
-channels_last, one seed for initialisation, order and augmentation. A loss that turns NaN/inf
-ends the run as ``failed`` (diverged); an exception inside training is recorded as ``failed``
-with its reason by :func:`train_candidate`; the caller never sees a half-written result.
+channels_last, one seed for initialisation, order and augmentation. Images come a batch at a
+time from the prepared dataset (uint8, :mod:`gpunas.datasets.prepared`; a torch ``DataLoader``
+with ``train.workers`` processes); each batch is resized to the candidate's resolution and
+normalised on the training device.
+
+Device (``train.device``): ``auto`` takes CUDA when the job has a GPU. On CUDA the forward and
+backward run under automatic mixed precision (bfloat16 where the GPU supports it, else float16
+with a gradient scaler) and cuDNN picks its fastest kernels, unless ``train.deterministic``:
+then cuDNN autotuning is off and PyTorch's deterministic algorithms are required (global average
+pooling then runs as a mean, whose CUDA backward is deterministic), at a cost in speed. On the
+CPU training is float32 and deterministic for a seed. Every epoch logs its throughput (images/s)
+and peak memory (resident set size; GPU memory on CUDA).
+
+A loss that turns NaN/inf ends the run as ``failed`` (diverged); an exception inside training is
+recorded as ``failed`` with its reason by :func:`train_candidate`; the caller never sees a
+half-written result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import resource
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,12 +37,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from gpunas.arch import Architecture
-from gpunas.datasets.loader import Split
+from gpunas.datasets.prepared import ImageSource, TrainingData
 from gpunas.errors import GpunasError
 from gpunas.models.builder import build_model, num_params
 from gpunas.models.counting import count
 
 log = logging.getLogger(__name__)
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,9 @@ class TrainConfig:
     dropout: float = 0.1
     flip: bool = True
     threads: int = 1
+    device: str = "auto"
+    deterministic: bool = False
+    workers: int = 0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -48,47 +68,125 @@ class TrainConfig:
         cfg = cls(**known)
         if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
             raise GpunasError(f"train: epochs, batch_size and lr must be positive, got {asdict(cfg)}")
+        if cfg.device not in DEVICES:
+            raise GpunasError(f"train.device: {cfg.device!r} is not one of {list(DEVICES)}")
         return cfg
 
 
-def _prepare(images: np.ndarray, resolution: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    out = []
-    for lo in range(0, len(images), 1024):
-        x = torch.from_numpy(images[lo : lo + 1024]).float().div_(255.0)
-        if x.shape[-1] != resolution:
-            x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
-        out.append((x - mean) / std)
-    return torch.cat(out).contiguous(memory_format=torch.channels_last)
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when the job has a GPU; ``cuda`` without one is refused in one line."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GpunasError("train.device: cuda, but no CUDA device is visible to torch in this job")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> tuple[float, float]:
-    """(top-1 accuracy in %, mean cross-entropy) of ``model`` on (x, y)."""
+class Batches(torch.utils.data.Dataset):
+    """One item = one batch: the uint8 images of a list of indices and their labels."""
+
+    def __init__(self, images: ImageSource, labels: np.ndarray) -> None:
+        self.images, self.labels = images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.images.read(indices)), self.labels[indices]
+
+
+def batch_loader(
+    images: ImageSource, labels: np.ndarray, order: list[list[int]], workers: int, pin: bool
+) -> torch.utils.data.DataLoader:
+    """Batches in the given order (lists of indices), read by ``workers`` processes (0: in-process)."""
+    return torch.utils.data.DataLoader(
+        Batches(images, labels), batch_size=None, sampler=order, num_workers=workers, pin_memory=pin,
+        persistent_workers=False,
+    )  # fmt: skip
+
+
+class Preprocess:
+    """uint8 batch -> float on the device, resized to the resolution, normalised, channels_last."""
+
+    def __init__(self, resolution: int, mean: torch.Tensor, std: torch.Tensor, device: torch.device) -> None:
+        self.resolution, self.device = resolution, device
+        self.mean, self.std = mean.to(device), std.to(device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True).float().div_(255.0)
+        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
+            x = F.interpolate(
+                x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False
+            )
+        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    """Peak resident memory of this process (MB), and peak GPU memory on CUDA."""
+    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+def evaluate(
+    model: nn.Module, images: ImageSource, labels: np.ndarray, prep: Preprocess, amp: Any, batch: int = 256,
+    workers: int = 0,
+) -> tuple[float, float]:  # fmt: skip
+    """(top-1 accuracy in %, mean cross-entropy) of ``model`` on a split."""
     model.eval()
     correct, loss = 0, 0.0
+    order = [list(range(lo, min(len(images), lo + batch))) for lo in range(0, len(images), batch)]
     with torch.inference_mode():
-        for lo in range(0, len(x), batch):
-            logits = model(x[lo : lo + batch])
-            loss += F.cross_entropy(logits, y[lo : lo + batch], reduction="sum").item()
-            correct += (logits.argmax(1) == y[lo : lo + batch]).sum().item()
-    return 100.0 * correct / len(x), loss / len(x)
+        for xb, yb in batch_loader(images, labels, order, workers, prep.device.type == "cuda"):
+            yb = yb.to(prep.device)
+            with amp():
+                logits = model(prep(xb)).float()
+            loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            correct += (logits.argmax(1) == yb).sum().item()
+    return 100.0 * correct / len(images), loss / len(images)
 
 
-def fit(arch: Architecture, data: Split, cfg: TrainConfig, seed: int) -> tuple[dict[str, Any], nn.Module]:
-    """Train ``arch``; return (metrics, model). Raises on unexpected errors."""
+def _norm(data: TrainingData) -> tuple[torch.Tensor, torch.Tensor]:
+    if data.mean is not None and data.std is not None:
+        mean, std = torch.tensor(data.mean), torch.tensor(data.std)
+    else:  # in-memory data without recorded statistics: the first training images
+        sample = torch.from_numpy(data.train.read(np.arange(min(512, len(data.train))))).float().div_(255.0)
+        mean, std = sample.mean((0, 2, 3)), sample.std((0, 2, 3))
+    return mean.view(1, -1, 1, 1), std.clamp_min(1e-3).view(1, -1, 1, 1)
+
+
+def fit(
+    arch: Architecture, data: Any, cfg: TrainConfig, seed: int, test: bool = False
+) -> tuple[dict[str, Any], nn.Module]:
+    """Train ``arch``; return (metrics, model). ``test``: also evaluate the held-out test split."""
+    data = data if isinstance(data, TrainingData) else TrainingData.from_split(data)
+    device = resolve_device(cfg.device)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
+    amp_dtype = None
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not cfg.deterministic
+        torch.backends.cudnn.deterministic = cfg.deterministic
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        torch.cuda.reset_peak_memory_stats(device)
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic workspace
+        torch.use_deterministic_algorithms(True)
+
+    def amp() -> Any:
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=amp_dtype)
+
     t0 = time.perf_counter()
-    train_f = torch.from_numpy(data.x_train[:512]).float().div_(255.0)
-    mean = train_f.mean((0, 2, 3), keepdim=True)
-    std = train_f.std((0, 2, 3), keepdim=True).clamp_min(1e-3)
-    x_train = _prepare(data.x_train, arch.resolution, mean, std)
-    x_val = _prepare(data.x_val, arch.resolution, mean, std)
-    y_train, y_val = torch.from_numpy(data.y_train), torch.from_numpy(data.y_val)
+    mean, std = _norm(data)
+    prep = Preprocess(arch.resolution, mean, std, device)
     model = build_model(arch, data.num_classes, drop_path_rate=cfg.drop_path, dropout=cfg.dropout)
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    n_train = len(data.train)
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warm = max(1, int(cfg.warmup_frac * total))
 
@@ -99,69 +197,84 @@ def fit(arch: Architecture, data: Split, cfg: TrainConfig, seed: int) -> tuple[d
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     curve: list[dict[str, float]] = []
-    step, status, reason = 0, "complete", ""
+    step, status, reason, images_seen = 0, "complete", "", 0
+    pin = device.type == "cuda"
     for epoch in range(cfg.epochs):
         model.train()
-        perm = torch.randperm(len(x_train), generator=gen)
+        started = time.perf_counter()
+        perm = torch.randperm(n_train, generator=gen).tolist()
+        order = [perm[lo : lo + cfg.batch_size] for lo in range(0, n_train, cfg.batch_size)]
         running, seen = 0.0, 0
-        for lo in range(0, len(perm), cfg.batch_size):
-            idx = perm[lo : lo + cfg.batch_size]
-            xb, yb = x_train[idx], y_train[idx]
+        for xb, yb in batch_loader(data.train, data.y_train, order, cfg.workers, pin):
+            xb, yb = prep(xb), yb.to(device, non_blocking=True)
             if cfg.flip:
-                flip = torch.rand(len(idx), generator=gen) < 0.5
+                flip = (torch.rand(len(yb), generator=gen) < 0.5).to(device)
                 xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-            loss = F.cross_entropy(model(xb), yb, label_smoothing=cfg.label_smoothing)
+            with amp():
+                loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=cfg.label_smoothing)
             if not torch.isfinite(loss):
                 status, reason = "failed", f"diverged: loss is {loss.item()} at step {step} (epoch {epoch})"
                 break
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
-            running += loss.item() * len(idx)
-            seen += len(idx)
+            running += loss.item() * len(yb)
+            seen += len(yb)
+            images_seen += len(yb)
             step += 1
         if status == "failed":
             break
-        val_acc, val_loss = evaluate(model, x_val, y_val)
-        curve.append(
-            {"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_top1": val_acc}
-        )
-        log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.2f%%",
-                 epoch + 1, cfg.epochs, running / seen, val_loss, val_acc)  # fmt: skip
+        train_s = time.perf_counter() - started
+        val_acc, val_loss = evaluate(model, data.val, data.y_val, prep, amp, workers=cfg.workers)
+        row = {"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_top1": val_acc,
+               "images_per_s": seen / max(train_s, 1e-9), **peak_memory_mb(device)}  # fmt: skip
+        curve.append(row)
+        log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.2f%%, %.0f images/s, peak %s",
+                 epoch + 1, cfg.epochs, row["train_loss"], val_loss, val_acc, row["images_per_s"],
+                 ", ".join(f"{k[5:]} {v:.0f}" for k, v in row.items() if k.startswith("peak")))  # fmt: skip
     params, macs = count(arch, data.num_classes)
     if num_params(model) != params:
         raise RuntimeError(f"built model has {num_params(model)} parameters, analytic count {params}")
-    metrics = {
+    metrics: dict[str, Any] = {
         "status": status,
         "reason": reason,
         "val_top1": curve[-1]["val_top1"] if status == "complete" else None,
         "val_loss": curve[-1]["val_loss"] if status == "complete" else None,
-        "curve": curve,
+        "curve": [{k: v for k, v in r.items() if not k.startswith(("images_per", "peak"))} for r in curve],
+        "throughput": [
+            {k: v for k, v in r.items() if k == "epoch" or k.startswith(("images_per", "peak"))}
+            for r in curve
+        ],
         "wall_s": time.perf_counter() - t0,
         "params": params,
         "macs": macs,
         "steps": step,
         "seed": seed,
-        "images_seen": step * cfg.batch_size,
+        "images_seen": images_seen,
         "train": asdict(cfg),
-        "data": {
-            "source": data.source,
-            "train": len(x_train),
-            "val": len(x_val),
-            "classes": data.num_classes,
-        },
+        "device": str(device)
+        + (f" ({torch.cuda.get_device_name(device)}, AMP {amp_dtype})" if amp_dtype else ""),
+        "data": {"source": data.source, "train": n_train, "val": len(data.val), "classes": data.num_classes},
         "norm": {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
     }
-    return metrics, model
+    if test and status == "complete":
+        if data.test is None or data.y_test is None:
+            raise GpunasError("a test-split evaluation needs data.test_images > 0")
+        metrics["test_top1"], metrics["test_loss"] = evaluate(model, data.test, data.y_test, prep, amp,
+                                                              workers=cfg.workers)  # fmt: skip
+        metrics["data"]["test"] = len(data.test)
+    return metrics, model.cpu()
 
 
 def train_candidate(
-    arch: Architecture, data: Split, cfg: TrainConfig, seed: int, weights: str | Path | None = None
-) -> dict[str, Any]:
+    arch: Architecture, data: Any, cfg: TrainConfig, seed: int, weights: str | Path | None = None,
+    test: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """Train and report; an exception inside training becomes ``status: failed`` with its reason."""
     try:
-        metrics, model = fit(arch, data, cfg, seed)
+        metrics, model = fit(arch, data, cfg, seed, test=test)
     except Exception as exc:  # a failed candidate is data, not a crash
         log.exception("training failed")
         return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0], "val_top1": None,
