@@ -23,7 +23,9 @@ rule prepare_dataset:
         check="results/data/check.json",
     output:
         dataset="results/data/prepared/dataset.json",
-        arrays=expand("results/data/prepared/{split}.npy", split=["train", "val", "test"]),
+        arrays=expand(
+            "results/data/prepared/{split}.npy", split=["train", "val", "test"]
+        ),
         labels="results/data/prepared/labels.npz",
     log:
         "logs/prepare_dataset.log",
