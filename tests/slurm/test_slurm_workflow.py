@@ -31,12 +31,18 @@ SLURM_RUN = {
     "baselines": {**MINI["baselines"], "enabled": False},
 }
 KILLED = ("train_candidate", "s0_01_01")
-SLURM_RULES = {"profile_layers", "check_lut_fidelity", "train_candidate", "validate_hub"}
+SLURM_RULES = {"profile_layers", "check_lut_fidelity", "prepare_dataset", "train_candidate", "validate_hub"}
 LATENCY_RULES = {
     "describe_space", "sample_sobol", "enumerate_layers", "profile_layers", "merge_lut",
     "check_lut_fidelity", "estimate_latency", "partition_subspaces",
 }  # fmt: skip
-LATENCY_OUTPUTS = ["space", "samples", "lut", "subspaces"]  # under results/
+LATENCY_OUTPUTS = [
+    "space",
+    "samples",
+    "lut",
+    "subspaces",
+    "data",
+]  # under results/ (data: its check gates profiling)
 SACCT_FIELDS = ["JobID", "Comment", "Partition", "Account", "AllocCPUS", "ReqMem", "State", "ExitCode", "Elapsed"]  # fmt: skip
 TIMEOUT_S = 900
 
@@ -99,7 +105,8 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path, capsys):
     # every heavy job ran as a Slurm job in the test cluster's partition and account, nothing else
     res = on_slurm.path / "results"
     (slug,) = [p.name for p in (res / "lut").iterdir()]
-    expected = {("profile_layers", f"{slug}_000"), ("check_lut_fidelity", slug), ("validate_hub", "")}
+    expected = {("profile_layers", f"{slug}_000"), ("check_lut_fidelity", slug), ("validate_hub", ""),
+                ("prepare_dataset", "")}  # fmt: skip
     expected |= {("train_candidate", f"s0_{r:02d}_{s:02d}") for r in range(2) for s in range(2)}
     jobs: dict[tuple[str, str], list[dict[str, str]]] = {}
     for row in sorted(rows, key=lambda r: int(r["JobID"])):
@@ -146,3 +153,33 @@ def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path, capsys):
     cards = [json.loads((r / "hub/s0/card.json").read_text()) for r in (res, res_local)]
     assert cards[0]["status"] == "ok" and cards[0]["accuracy"] == history["accuracy"].max()
     assert (cards[0]["accuracy"], cards[0]["arch"]) == (cards[1]["accuracy"], cards[1]["arch"])
+
+
+# Two sub-spaces, one training each; s1's hangs past its job's 1-minute runtime, on its only attempt.
+TIME_LIMIT_RUN = {
+    **SLURM_RUN,
+    "subspaces": {"kind": "quantiles", "budgets": [0.5, 1.0]},
+    "search": {**MINI["search"], "rounds": 1, "batch": 1},
+    "train": {**MINI["train"], "runtime": 1, "retries": 0, "inject_fault": {"s1/0/0": "hang"}},
+}
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_training_past_its_time_limit_is_recorded_and_the_rest_finishes(slurm_cluster, tmp_path, capsys):
+    on_slurm = copy_workflow(tmp_path / "slurm")
+    on_slurm.config(**TIME_LIMIT_RUN)
+    since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    run_on_slurm(on_slurm)  # exits 0: one sub-space trained a model
+    rows = sacct_rows(on_slurm.path, since)
+    with capsys.disabled():
+        print(f"\nsacct rows of the time-limit run ({on_slurm.path}):\n{show(rows)}\n")
+    trainings = [r for r in rows if r["Comment"].startswith("rule_train_candidate")]
+    assert len(trainings) == 2 and {r["State"] for r in trainings} == {"COMPLETED"}
+    res = on_slurm.path / "results"
+    hung = pd.read_parquet(res / "search/s1/history_r00.parquet").iloc[0]
+    assert hung["status"] == "failed" and hung["reason"].startswith("time limit: stopped after 50 s")
+    assert pd.read_parquet(res / "search/s0/history_r00.parquet").iloc[0]["status"] == "complete"
+    cards = {s: json.loads((res / f"hub/{s}/card.json").read_text()) for s in ("s0", "s1")}
+    assert cards["s0"]["status"] == "ok" and cards["s1"]["status"] == "all_failed"
+    assert (res / "hub/hub.json").exists()

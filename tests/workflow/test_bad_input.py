@@ -140,13 +140,13 @@ DATA_CASES = [
 
 @pytest.mark.parametrize(("case", "make", "expected"), DATA_CASES, ids=[c[0] for c in DATA_CASES])
 def test_bad_dataset(workflow, tmp_path, case, make, expected):
-    workflow.config(data={"source": make(tmp_path), "train_images": 10, "val_images": 10})
+    workflow.config(classes=2, data={"source": make(tmp_path), "train_images": 2, "val_images": 2})
     assert workflow.run("-n", check=False).returncode == 0  # a dry-run does not need the data
-    proc = workflow.run("results/data/dataset.json", check=False)
+    proc = workflow.run("results/data/prepared/dataset.json", check=False)
     assert proc.returncode != 0
     line = _error_line(proc, expected)
     assert line.count(expected) == 1
-    assert not (workflow.path / "results/data/dataset.json").exists()
+    assert not (workflow.path / "results/data/prepared/dataset.json").exists()
 
 
 def test_foreign_lut_cache_is_refused(workflow):

@@ -27,7 +27,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gpunas.datasets.loader import check_classes, decode_file, list_dataset, split_indices
+from gpunas.datasets.loader import (
+    UnreadableImageError,
+    check_classes,
+    decode_file,
+    list_dataset,
+    split_indices,
+    unreadable_message,
+)
 from gpunas.errors import GpunasError
 from gpunas.io import atomic_path, atomic_write_json
 
@@ -154,15 +161,15 @@ def fingerprint(folder: str | Path) -> str:
     return hashlib.sha256((Path(folder) / "dataset.json").read_bytes()).hexdigest()[:16]
 
 
-def _decode_chunk(args: tuple[list[str], int]) -> tuple[np.ndarray, list[str]]:
+def _decode_chunk(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[str, str]]]:
     files, size = args
     out = np.zeros((len(files), 3, size, size), dtype=np.uint8)
     bad = []
     for i, f in enumerate(files):
         try:
             out[i] = decode_file(Path(f), size)
-        except GpunasError as exc:
-            bad.append(str(exc))
+        except UnreadableImageError as exc:
+            bad.append((str(exc.path), exc.reason))
     return out, bad
 
 
@@ -192,7 +199,7 @@ def prepare(
     labels = {}
     stats: tuple[list[float], list[float]] = ([0.0] * 3, [1.0] * 3)
     if listing.images is None:  # class folders: decode the chosen files, in parallel, once
-        bad: list[str] = []
+        bad: list[tuple[str, str]] = []
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
             for split in SPLITS:  # every split has its file (an empty test split too)
                 files = [str(listing.files[i]) for i in idx[split]]
@@ -206,7 +213,7 @@ def prepare(
                 if split == "train":
                     stats = _mean_std(sums, len(files) * image_size * image_size)
         if bad:
-            raise GpunasError(f"{len(bad)} unreadable image(s) in data.source {source!r}: " + "; ".join(bad))
+            raise GpunasError(unreadable_message(bad, source))
         shape = (3, image_size, image_size)
     else:  # an array (embedded or .npz): already decoded, kept at its size
         images = listing.images

@@ -119,9 +119,24 @@ class Preprocess:
         return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this program (MB): ``VmHWM`` of /proc/self/status where it exists.
+
+    Not ``ru_maxrss``: a process started with fork + exec inherits its parent's high-water mark
+    there, so a training started by a large parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_memory_mb(device: torch.device) -> dict[str, float]:
     """Peak resident memory of this process (MB), and peak GPU memory on CUDA."""
-    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out = {"peak_rss_mb": peak_rss_mb()}
     if device.type == "cuda":
         out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out

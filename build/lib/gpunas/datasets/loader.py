@@ -162,6 +162,24 @@ def list_dataset(source: str) -> Listing:
     return listing
 
 
+class UnreadableImageError(GpunasError):
+    """An image file that does not decode; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: unreadable image ({reason})")
+        self.path, self.reason = path, reason
+
+
+def unreadable_message(bad: list[tuple[str, str]], source: str) -> str:
+    """One line naming every unreadable image (the first with its full reason)."""
+    (first, why), *rest = sorted(bad)
+    line = f"{first}: unreadable image ({why})"
+    if rest:
+        line += f"; {len(rest)} more unreadable image(s) in data.source {source!r}: "
+        line += "; ".join(f"{p} ({r})" for p, r in rest)
+    return line
+
+
 def decode_file(path: Path, image_size: int) -> np.ndarray:
     """One image as uint8 3 x S x S (any mode made RGB, resized bilinearly)."""
     from PIL import Image, UnidentifiedImageError
@@ -171,8 +189,8 @@ def decode_file(path: Path, image_size: int) -> np.ndarray:
             img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
             return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise GpunasError(f"{path}: unreadable image ({exc.__class__.__name__}: {reason})") from None
+        reason = (str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__).replace(f" '{path}'", "")
+        raise UnreadableImageError(path, f"{exc.__class__.__name__}: {reason}") from None
 
 
 def decode(files: list[Path], image_size: int) -> np.ndarray:

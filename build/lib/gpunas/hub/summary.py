@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpunas.errors import GpunasError
 from gpunas.io import atomic_write_json, atomic_write_with
 from gpunas.plotting import pyplot, save_figure
 
@@ -30,8 +31,13 @@ def summarize(
     histories: list[pd.DataFrame], tiers: list[dict[str, Any]], bands: list[dict[str, Any]],
     out_json: str | Path, out_pareto: str | Path, out_scatter: str | Path, out_progress: str | Path,
 ) -> dict[str, Any]:  # fmt: skip
-    """Write the Pareto front of all trials (CSV), the hub summary (JSON) and the two plots."""
+    """Write the Pareto front of all trials (CSV), the hub summary (JSON) and the two plots.
+
+    A search in which every trial failed has nothing to summarise: that is an error (the run ends
+    non-zero), with the reasons.
+    """
     hist = pd.concat(histories, ignore_index=True)
+    check_something_trained(hist)
     front = pareto_front(hist)
     atomic_write_with(out_pareto, lambda tmp: front.to_csv(tmp, index=False))
     doc = {
@@ -50,6 +56,15 @@ def summarize(
     plot_scatter(hist, front, bands, tiers, str(out_scatter))
     plot_progress(hist, str(out_progress))
     return doc
+
+
+def check_something_trained(hist: pd.DataFrame) -> None:
+    """Refuse a search in which trials ran and every one failed, naming the commonest reasons."""
+    failed = hist[hist["status"] == "failed"]
+    if len(hist) and len(failed) == len(hist):
+        reasons = failed["reason"].value_counts()
+        top = "; ".join(f"{n} x {r}" for r, n in reasons.head(3).items())
+        raise GpunasError(f"every trial of the search failed ({len(hist)} trials): {top}")
 
 
 def plot_scatter(
