@@ -20,6 +20,7 @@ include: "rules/data.smk"
 include: "rules/search.smk"
 include: "rules/hub.smk"
 include: "rules/baselines.smk"
+include: "rules/final.smk"
 include: "rules/validation.smk"
 include: "rules/report.smk"
 

@@ -58,8 +58,10 @@ rule train_baseline:
         runtime=get_runtime(config["train"]["runtime"]),
         gpu=config["train"]["gpu"],
         attempt=get_attempt,
+        # DataLoader processes: a resource, not a parameter (they change no result)
+        loader_workers=config["train"]["workers"],
     params:
-        train=lookup(dpath="train", within=config),
+        train=get_training_schedule(),
         seed=lookup(dpath="seed", within=config),
         attempts=get_train_attempts(),
     script:

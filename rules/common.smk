@@ -1,11 +1,12 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
 import sys
 
-from gpunas.baselines.families import families_for
+from gpunas.baselines.families import families_for, variants
 from gpunas.config import check_config, schema_path
 from gpunas.errors import GpunasError
 from gpunas.latency.partition import subspace_ids
 from gpunas.latency.settings import resolve_slug
+from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 
 validate(config, schema_path())
@@ -30,10 +31,20 @@ FAMILIES = (
     if BASELINES
     else []
 )
+# Finalists: retrained with the reference schedule on the held-out test split (needs training and
+# a test split). Slots are known from the config: one per tier, one per baseline variant.
+FINAL = config["final"]["enabled"] and TRAINS and config["data"]["test_images"] > 0
+FINALIST_SLOTS = [f"hub/{s}" for s in SUBSPACES] + (
+    list(variants(SPACE, FAMILIES, config["baselines"]["phis"])["slot"])
+    if BASELINES
+    else []
+)
 
 
 wildcard_constraints:
     device=r"[a-z0-9][a-z0-9\-]*",
+    finalist=r"hub/s\d+|baselines/[a-z0-9_]+/v\d{2}",
+    seed=r"\d+",
     family=r"[a-z0-9_]+",
     shard=r"\d{3}",
     subspace=r"s\d+",
@@ -142,17 +153,14 @@ def get_round_metrics(wildcards):
     ]
 
 
-def get_subspace_weights(wildcards):
-    """The declared weights of every trial of a sub-space (the hub copies its winner's)."""
+def get_all_weights():
+    """The declared weights of every trial (a tier's hub copies its winner's, from any band)."""
     return [
-        f"results/search/{wildcards.subspace}/r{r:02d}/s{slot:02d}/weights.pt"
+        f"results/search/{s}/r{r:02d}/s{slot:02d}/weights.pt"
+        for s in SUBSPACES
         for r in range(ROUNDS)
         for slot in range(BATCH)
     ]
-
-
-def get_final_history(wildcards):
-    return f"results/search/{wildcards.subspace}/history_r{ROUNDS - 1:02d}.parquet"
 
 
 def get_final_histories():
@@ -186,6 +194,24 @@ def get_data_workers(wildcards):
     return config["data"]["workers"]
 
 
+def get_training_schedule():
+    """The train.* keys that change a training's result (not its resources, threads or workers),
+    so editing train.mem_mb or train.runtime reruns no finished training."""
+    return get_schedule(config["train"])
+
+
+def get_baselines_design():
+    return "results/baselines/baselines.json" if BASELINES else []
+
+
+def get_finalist_metrics():
+    return [
+        f"results/final/{slot}/seed{k}/metrics.json"
+        for slot in FINALIST_SLOTS
+        for k in range(config["final"]["seeds"])
+    ]
+
+
 def get_validation_table():
     """Hub models are measured end to end when they exist (training) on a measured device."""
     return "results/validation/validation.csv" if MEASURES and TRAINS else []
@@ -204,5 +230,6 @@ def get_final_outputs():
         "results/hub/hub.json",
         *([get_validation_table()] if MEASURES and TRAINS else []),
         *([get_baselines_table()] if BASELINES else []),
+        *(["results/final/comparison.csv"] if FINAL else []),
         "results/report/space.html",
     ]

@@ -4,9 +4,9 @@
 
 rule select_hub:
     input:
-        history=get_final_history,
+        histories=get_final_histories(),
         subspaces="results/subspaces/subspaces.json",
-        weights=get_subspace_weights,
+        weights=get_all_weights(),
         dataset=get_prepared_dataset(),
     output:
         hub=directory("results/hub/{subspace}"),
@@ -16,7 +16,7 @@ rule select_hub:
     conda:
         "../envs/search.yaml"
     params:
-        train=lookup(dpath="train", within=config),
+        train=get_training_schedule(),
         seed=lookup(dpath="seed", within=config),
         evaluator=lookup(dpath="evaluator", within=config),
     script:

@@ -47,8 +47,10 @@ rule train_candidate:
         runtime=get_runtime(config["train"]["runtime"]),
         gpu=config["train"]["gpu"],
         attempt=get_attempt,
+        # DataLoader processes: a resource, not a parameter (they change no result)
+        loader_workers=config["train"]["workers"],
     params:
-        train=lookup(dpath="train", within=config),
+        train=get_training_schedule(),
         seed=lookup(dpath="seed", within=config),
         attempts=get_train_attempts(),
         evaluator=lookup(dpath="evaluator", within=config),

@@ -6,7 +6,7 @@ from gpunas.steps.hub import select_hub
 run_step(
     snakemake.log[0],
     select_hub,
-    history=snakemake.input.history,
+    histories=list(snakemake.input.histories),
     subspaces=snakemake.input.subspaces,
     subspace=snakemake.wildcards.subspace,
     weights=list(snakemake.input.weights),

@@ -14,6 +14,7 @@ run_step(
     seed=snakemake.params.seed,
     threads=snakemake.threads,
     attempt=snakemake.resources.attempt,
+    workers=snakemake.resources.loader_workers,
     attempts=snakemake.params.attempts,
     evaluator=snakemake.params.evaluator,
     output=snakemake.output.metrics,

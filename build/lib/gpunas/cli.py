@@ -107,17 +107,21 @@ def _hub_list(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(tiers, indent=2) + "\n")
         return 0
     sys.stdout.write(
-        f"{'tier':<5}{'budget':>12}{'status':>12}{'top-1 %':>9}{'pred ms':>10}{'meas ms':>10}{'params':>11}  arch\n"
+        f"{'tier':<5}{'budget':>12}{'status':>12}{'top-1 %':>9}{'pred ms':>10}{'used':>6}{'meas ms':>10}"
+        f"{'band':>6}{'params':>11}  arch\n"
     )
     for t in tiers:
         ok = t["status"] == "ok"
         acc = f"{t['accuracy']:.2f}" if ok else "-"
         pred = f"{t['predicted_ms']:.4f}" if ok else "-"
+        used = f"{100 * t['budget_used']:.0f}%" if ok and "budget_used" in t else "-"
         meas = f"{t['measured_ms']:.4f}" if t.get("measured_ms") is not None else "-"
+        band = t.get("band", "-") if ok else "-"
         params = f"{t['params']:,}" if ok and t.get("params", -1) >= 0 else "-"
         what = t.get("arch") if ok else t.get("reason", "")
         sys.stdout.write(
-            f"{t['subspace']:<5}{t['name']:>12}{t['status']:>12}{acc:>9}{pred:>10}{meas:>10}{params:>11}  {what}\n"
+            f"{t['subspace']:<5}{t['name']:>12}{t['status']:>12}{acc:>9}{pred:>10}{used:>6}{meas:>10}{band:>6}"
+            f"{params:>11}  {what}\n"
         )
     return 0
 

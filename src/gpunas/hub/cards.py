@@ -31,7 +31,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         "| | |",
         "|---|---|",
         f"| validation top-1 (proxy task) | {card['accuracy']:.2f}% |",
-        f"| predicted latency | {card['predicted_ms']:.4f} ms (budget < {card['budget_ms']:.4g} ms) |",
+        f"| predicted latency | {card['predicted_ms']:.4f} ms: {100 * card['budget_used']:.0f}% of the budget "
+        f"(< {card['budget_ms']:.4g} ms) |",
+        f"| from band | {card['band']}{' (a lower band won: ' + card['note'] + ')' if card.get('note') else ''} |",
         f"| parameters | {card['params']:,} |",
         f"| MACs | {card['macs']:,} |",
         f"| input | 3 x {card['resolution']} x {card['resolution']} |",

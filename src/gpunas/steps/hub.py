@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from gpunas.evaluators import create_evaluator
 from gpunas.hub.select import pick_winner, write_tier
 from gpunas.hub.summary import summarize
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def select_hub(
-    history: str | Path,
+    histories: list[str],
     subspaces: str | Path,
     subspace: str,
     weights: list[str],
@@ -28,37 +30,52 @@ def select_hub(
     evaluator: dict[str, Any],
     outdir: str | Path,
 ) -> dict[str, Any]:
-    """The tier of ``subspace``: its most accurate in-budget trial, with weights, ONNX and card.
+    """The tier of ``subspace``: the most accurate trial whose predicted latency is under the tier's
+    budget, from whichever band it came, with weights, ONNX and card.
 
-    ``weights``: the declared weights files of the sub-space's trials (the winner's is copied).
+    ``histories``: every band's history; ``weights``: the declared weights files of the trials
+    (the winner's is copied). Accuracy therefore never decreases as the budget grows.
     """
     sub = read_subspace(subspaces, subspace)
-    hist = read_history(history)
+    hist = pd.concat([read_history(h) for h in histories], ignore_index=True)
+    under = hist[hist["predicted_ms"] < sub["hi_ms"]]
     ev = create_evaluator(evaluator)
     card: dict[str, Any] = {
         "subspace": subspace,
         "name": sub["name"],
         "budget_ms": sub["hi_ms"],
         "band_ms": [sub["lo_ms"], sub["hi_ms"]],
-        "trials": len(hist),
-        "failed": int((hist["status"] == "failed").sum()),
+        "trials": len(under),
+        "trials_in_band": int((under["subspace"] == subspace).sum()),
+        "failed": int((under["status"] == "failed").sum()),
         "training": {k: v for k, v in train.items() if k not in JOB_KEYS},
         "data": dataset_summary(dataset),
         "seed": seed,
     }
     if not ev.trains:
         card["evaluator"] = evaluator
-    best = pick_winner(hist, sub["lo_ms"], sub["hi_ms"])
-    if sub["empty"]:
-        card |= {"status": "empty", "reason": "no sampled candidate has a predicted latency in this band"}
-        best = None
+    best = pick_winner(under, 0.0, sub["hi_ms"])
+    if best is None and under.empty:
+        card |= {
+            "status": "empty",
+            "reason": "no trained candidate has a predicted latency under this budget",
+        }
     elif best is None:
-        reasons = sorted(set(hist.loc[hist["status"] == "failed", "reason"]))
+        reasons = sorted(set(under.loc[under["status"] == "failed", "reason"]))
         card |= {
             "status": "all_failed",
-            "reason": "every trial of this sub-space failed",
+            "reason": "every trial under this budget failed",
             "failures": reasons[:10],
         }
+    if best is not None:
+        card |= {
+            "band": best["subspace"],
+            "from_lower_band": best["subspace"] != subspace,
+            "budget_used": float(best["predicted_ms"]) / sub["hi_ms"],
+        }
+        if card["from_lower_band"]:
+            card["note"] = (f"the best model under this budget comes from the lower band {best['subspace']}: no "
+                            f"trial of band {subspace} was more accurate")  # fmt: skip
     by_dir = {str(Path(w).parent): Path(w) for w in weights}
     winner = by_dir.get(str(best["trial_dir"])) if best is not None else None
     return write_tier(Path(outdir), card, best, winner, with_model=ev.trains)

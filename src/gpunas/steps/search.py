@@ -97,6 +97,7 @@ def train_candidate(
     weights: str | Path,
     mem_mb: float | None = None,
     runtime: float | None = None,
+    workers: int = 0,
 ) -> dict[str, Any]:
     """Score one proposed candidate with the evaluator (a training job, or a table lookup)."""
     doc = json.loads(Path(proposals).read_text())
@@ -106,7 +107,7 @@ def train_candidate(
         metrics = base | {"status": "skipped", "reason": entry["reason"], "val_top1": None}
     else:
         job = TrainingJob(
-            arch=entry["arch"], data=dataset_ref(dataset), train=train, seed=seed, threads=threads, outdir=Path(output).parent,
+            arch=entry["arch"], data=dataset_ref(dataset), train={**train, "workers": workers}, seed=seed, threads=threads, outdir=Path(output).parent,
             attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
             reuse=train.get("reuse_finished", True),
             fault=(train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}"),

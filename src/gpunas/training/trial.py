@@ -41,6 +41,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,18 @@ from gpunas.io import atomic_path, atomic_write_json
 log = logging.getLogger(__name__)
 
 # config keys of `train` that drive the job, not the training itself (kept out of the spec)
-JOB_KEYS = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries", "workers"}
+JOB_KEYS = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
 FAULTS = ("nan", "raise", "kill", "oom", "hang")  # injected failures, for tests of the failure paths
+
+
+def get_schedule(train: dict[str, Any]) -> dict[str, Any]:
+    """The ``train`` keys a job passes on: everything but the job's resources (``mem_mb``, ``runtime``,
+    ``gpu``, ``retries``), its threads and its loader processes, which change no result."""
+    return {
+        k: v
+        for k, v in train.items()
+        if k not in ("mem_mb", "runtime", "gpu", "retries", "threads", "workers")
+    }
 
 
 class TrialCrashedError(RuntimeError):
@@ -201,7 +212,8 @@ def run_child(job: TrainingJob, run: Path) -> tuple[int, dict[str, Any] | None, 
     atomic_write_json(run / "spec.json", job.spec())
     env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
     stop = _Stop()
-    handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    main = threading.current_thread() is threading.main_thread()  # handlers only there (a benchmark's pool)
+    handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         with open(run / "train.log", "a") as logf:
             proc = subprocess.Popen(

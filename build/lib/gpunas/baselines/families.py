@@ -175,15 +175,19 @@ def scale(family: ScaledFamily, space: SearchSpace, phi: float) -> Architecture:
 
 
 def variants(space: SearchSpace, names: list[str], phis: list[float]) -> pd.DataFrame:
-    """One row per distinct (family, architecture): family, variant name, phi, arch string."""
+    """One row per distinct (family, architecture): family, variant name, phi, arch string, and its
+    finalist slot (``baselines/<family>/v<NN>``, in the family's order)."""
     rows, seen = [], set()
     for fam in families_for(space, names):
+        index = 0
         for name, phi, arch in fam.variants(space, phis):
             text = arch.to_string()
             if (fam.name, text) not in seen:
                 seen.add((fam.name, text))
-                rows.append({"family": fam.name, "variant": name, "phi": phi, "arch": text})
-    return pd.DataFrame(rows, columns=["family", "variant", "phi", "arch"])
+                rows.append({"family": fam.name, "variant": name, "phi": phi, "arch": text,
+                             "slot": f"baselines/{fam.name}/v{index:02d}"})  # fmt: skip
+                index += 1
+    return pd.DataFrame(rows, columns=["family", "variant", "phi", "arch", "slot"])
 
 
 def variants_table(path: str | Path) -> pd.DataFrame:

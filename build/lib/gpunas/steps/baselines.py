@@ -59,7 +59,7 @@ def design_baselines(
 def train_baseline(
     baselines: str | Path, family: str, subspace: str, dataset: str | Path, train: dict[str, Any],
     seed: int, threads: int, attempt: int, attempts: int, output: str | Path, weights: str | Path,
-    mem_mb: float | None = None, runtime: float | None = None,
+    mem_mb: float | None = None, runtime: float | None = None, workers: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one picked baseline with the search's proxy (same training job, data and seed)."""
     pick_ = json.loads(Path(baselines).read_text())["picks"].get(f"{family}/{subspace}")
@@ -71,7 +71,7 @@ def train_baseline(
         run_weights = None
     else:
         job = TrainingJob(
-            arch=pick_["arch"], data=dataset_ref(dataset), train=train, seed=seed, threads=threads, outdir=Path(output).parent,
+            arch=pick_["arch"], data=dataset_ref(dataset), train={**train, "workers": workers}, seed=seed, threads=threads, outdir=Path(output).parent,
             attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
             reuse=train.get("reuse_finished", True),
         )  # fmt: skip

@@ -61,6 +61,7 @@ class TrainConfig:
     device: str = "auto"
     deterministic: bool = False
     workers: int = 0
+    images: int = 0  # the first N images of the training split (0: all of them)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -200,7 +201,7 @@ def fit(
     model = model.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    n_train = len(data.train)
+    n_train = min(cfg.images, len(data.train)) if cfg.images else len(data.train)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warm = max(1, int(cfg.warmup_frac * total))

@@ -1,0 +1,75 @@
+# Final evaluation: the hub models and the baselines inside each budget retrained with the
+# reference schedule and several seeds, scored on the held-out test split, compared with intervals.
+
+
+rule select_finalists:
+    input:
+        hubs=get_hub_dirs(),
+        baselines=get_baselines_design(),
+        subspaces="results/subspaces/subspaces.json",
+    output:
+        finalists="results/final/finalists.json",
+    log:
+        "logs/select_finalists.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        per_family=lookup(dpath="final/variants_per_family", within=config),
+    script:
+        "../workflow_scripts/select_finalists.py"
+
+
+rule train_finalist:
+    input:
+        finalists="results/final/finalists.json",
+        dataset=get_prepared_dataset(),
+    output:
+        metrics="results/final/{finalist}/seed{seed}/metrics.json",
+        # empty when the slot has no finalist (a tier without a model, a variant not chosen)
+        weights="results/final/{finalist}/seed{seed}/weights.pt",
+    log:
+        "logs/train_finalist/{finalist}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_finalist/{finalist}/seed{seed}.tsv"
+    retries: get_train_retries()
+    conda:
+        "../envs/train.yaml"
+    threads: get_train_threads
+    resources:
+        mem_mb=get_mem_mb(config["train"]["mem_mb"]),
+        runtime=get_runtime(config["final"]["runtime"]),
+        gpu=config["train"]["gpu"],
+        attempt=get_attempt,
+        # DataLoader processes: a resource, not a parameter (they change no result)
+        loader_workers=config["train"]["workers"],
+    params:
+        train=get_training_schedule(),
+        final_train=lookup(dpath="final/train", within=config),
+        attempts=get_train_attempts(),
+    script:
+        "../workflow_scripts/train_finalist.py"
+
+
+rule compare_finalists:
+    input:
+        finalists="results/final/finalists.json",
+        metrics=get_finalist_metrics(),
+    output:
+        table="results/final/comparison.csv",
+        markdown="results/final/comparison.md",
+        plot=report(
+            "results/final/comparison.png",
+            caption="../report/final.rst",
+            category="4. Baselines",
+        ),
+    log:
+        "logs/compare_finalists.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        seeds=lookup(dpath="final/seeds", within=config),
+        final_train=lookup(dpath="final/train", within=config),
+    script:
+        "../workflow_scripts/compare_finalists.py"

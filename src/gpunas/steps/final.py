@@ -1,0 +1,70 @@
+"""The rules of the final evaluation (rules/final.smk), one function each, under the rule's name."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gpunas.final import compare, pick_finalists, read_results, write
+from gpunas.io import atomic_path, atomic_write_json
+from gpunas.training.trial import TrainingJob, dataset_ref, run_training_job
+
+log = logging.getLogger(__name__)
+
+
+def select_finalists(
+    hubs: list[str], baselines: str | Path | None, subspaces: str | Path, per_family: int, output: str | Path
+) -> dict[str, Any]:
+    """The finalists by slot: every tier's model and the baselines inside each budget."""
+    cards = [json.loads((Path(h) / "card.json").read_text()) for h in hubs]
+    budgets = {s["id"]: s["hi_ms"] for s in json.loads(Path(subspaces).read_text())["subspaces"]}
+    variants = json.loads(Path(baselines).read_text())["variants"] if baselines else []
+    finalists = pick_finalists(cards, variants, budgets, per_family)
+    atomic_write_json(output, {"budgets_ms": budgets, "per_family": per_family, "finalists": finalists})
+    log.info("%d finalists (%d slots)", sum(not f["skip"] for f in finalists.values()), len(finalists))
+    return finalists
+
+
+def train_finalist(
+    finalists: str | Path, slot: str, seed: int, dataset: str | Path, train: dict[str, Any],
+    final_train: dict[str, Any], threads: int, attempt: int, attempts: int, output: str | Path,
+    weights: str | Path, mem_mb: float | None = None, runtime: float | None = None, workers: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """Retrain one finalist with the reference schedule and one seed; evaluate it on the test split."""
+    f = json.loads(Path(finalists).read_text())["finalists"][slot]
+    base = {"slot": slot, "seed": seed}
+    if f["skip"]:
+        metrics = base | {"status": "skipped", "reason": f["reason"], "test_top1": None}
+        with atomic_path(weights) as tmp:
+            tmp.touch()
+    else:
+        job = TrainingJob(
+            arch=f["arch"], data=dataset_ref(dataset), train={**train, **final_train, "workers": workers}, seed=seed, threads=threads,
+            outdir=Path(output).parent, attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
+            reuse=train.get("reuse_finished", True), extra={"test": True},
+        )  # fmt: skip
+        metrics = (
+            base | {k: f.get(k) for k in ("arch", "predicted_ms", "kind")} | run_training_job(job, weights)
+        )
+    atomic_write_json(output, metrics)
+    log.info("finalist %s seed %d: %s test top-1 %s", slot, seed, metrics["status"], metrics.get("test_top1"))
+    return metrics
+
+
+def compare_finalists(
+    finalists: str | Path, metrics: list[str], seeds: int, final_train: dict[str, Any], output_csv: str | Path,
+    output_md: str | Path, output_png: str | Path,
+) -> pd.DataFrame:  # fmt: skip
+    """Per budget: the hub model against the best baseline inside it, test accuracy with 95% intervals."""
+    doc = json.loads(Path(finalists).read_text())
+    results = read_results(metrics)
+    table = compare(doc["finalists"], results, doc["budgets_ms"])
+    schedule = ", ".join(f"{k} {v}" for k, v in final_train.items())
+    write(table, doc["finalists"], results, seeds, schedule, output_csv, output_md, output_png)
+    for r in table.to_dict(orient="records"):
+        log.info("%s: %s", r["subspace"], r.get("verdict", "no comparison"))
+    return table
