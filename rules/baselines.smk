@@ -22,7 +22,7 @@ rule list_baselines:
 rule design_baselines:
     input:
         variants="results/baselines/variants.json",
-        lut=get_lut(),
+        lut=get_baselines_lut(),
         fidelity=get_fidelity(),
         subspaces="results/subspaces/subspaces.json",
     output:

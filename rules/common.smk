@@ -5,7 +5,7 @@ from gpunas.baselines.families import families_for, variants
 from gpunas.config import check_config, schema_path
 from gpunas.errors import GpunasError
 from gpunas.latency.partition import subspace_ids
-from gpunas.latency.settings import resolve_slug
+from gpunas.latency.settings import expected_conditions, resolve_slug
 from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 
@@ -21,7 +21,14 @@ except GpunasError as exc:  # one line, no traceback: the message names the key 
 # (data, weights, baselines). `evaluator: table` needs neither.
 MEASURES = EVALUATOR.measures
 TRAINS = EVALUATOR.trains
-# The LUT path names the device: backend + hardware + precision + batch.
+# The LUT path names the device: backend + hardware + precision + batch. On a cluster the driver's
+# node is not the profiling node: `hardware: auto` would name the wrong device (or differ between
+# jobs), so it is refused there.
+if MEASURES and not workflow.local_exec and config["latency"]["hardware"] == "auto":
+    sys.exit(
+        "gpunas: error in the config: latency.hardware: auto detects the machine that builds the DAG, not "
+        "the cluster's profiling nodes; name the device (e.g. latency.hardware: a100)"
+    )
 SLUG = resolve_slug(config["latency"]) if MEASURES else EVALUATOR.name
 SUBSPACES = subspace_ids(config["subspaces"])
 # Baselines need a LUT and training.
@@ -43,6 +50,7 @@ FINALIST_SLOTS = [f"hub/{s}" for s in SUBSPACES] + (
 
 wildcard_constraints:
     device=r"[a-z0-9][a-z0-9\-]*",
+    part=r"search|baselines",
     finalist=r"hub/s\d+|baselines/[a-z0-9_]+/v\d{2}",
     seed=r"\d+",
     family=r"[a-z0-9_]+",
@@ -58,7 +66,13 @@ def get_space_path():
 
 
 def get_lut():
-    return f"results/lut/{SLUG}/lut.parquet" if MEASURES else []
+    """The LUT of the samples' layer keys (the search's)."""
+    return f"results/lut/{SLUG}/search/lut.parquet" if MEASURES else []
+
+
+def get_baselines_lut():
+    """The LUT of the baseline variants' layer keys."""
+    return f"results/lut/{SLUG}/baselines/lut.parquet"
 
 
 def get_fidelity():
@@ -71,18 +85,69 @@ def get_lut_cache(wildcards):
     return f"results/lut/{wildcards.device}/cache.parquet"
 
 
+def get_part_shards(wildcards):
+    """Profiling jobs of a LUT: latency.shards for the search's keys, one for the baselines'."""
+    return config["latency"]["shards"] if wildcards.part == "search" else 1
+
+
 def get_lut_shards(wildcards):
-    n = config["latency"]["shards"]
-    return [f"results/lut/{wildcards.device}/shards/{i:03d}.parquet" for i in range(n)]
+    return [
+        f"results/lut/{wildcards.device}/{wildcards.part}/shards/{i:03d}.parquet"
+        for i in range(get_part_shards(wildcards))
+    ]
 
 
-def get_extra_archs():
-    """Architectures the LUT costs besides the samples: the baselines' variants."""
-    return "results/baselines/variants.json" if BASELINES else []
+def get_part_samples(wildcards):
+    """The search's LUT costs the Sobol samples (or the whole space)."""
+    return "results/samples/sobol.parquet" if wildcards.part == "search" else []
 
 
-def get_profile_threads(wildcards):
-    return config["latency"]["threads"]
+def get_part_archs(wildcards):
+    """The baselines' LUT costs the baseline variants."""
+    return "results/baselines/variants.json" if wildcards.part == "baselines" else []
+
+
+def get_part_keys_mode(wildcards):
+    return config["latency"]["keys"] if wildcards.part == "search" else "archs"
+
+
+def get_latency_settings():
+    """The latency.* keys that change a measurement (not shards, keys, reuse or runtime), so that
+    editing a parallelism setting re-measures nothing."""
+    keep = (
+        "backend",
+        "device",
+        "hardware",
+        "precision",
+        "batch",
+        "threads",
+        "padding",
+        "protocol",
+        "options",
+    )
+    return {k: v for k, v in config["latency"].items() if k in keep}
+
+
+def get_latency_conditions():
+    """The measuring conditions a LUT cache must share to be reused (gpunas.latency.settings)."""
+    return expected_conditions(config["latency"], SLUG, config["classes"])
+
+
+def get_timing_threads(wildcards):
+    """Timing jobs take every local core, so no other job runs beside them and disturbs the
+    timings (they measure with latency.threads); on a cluster they ask for latency.threads.
+    """
+    return workflow.cores if workflow.local_exec else config["latency"]["threads"]
+
+
+def get_network_cache(wildcards):
+    """Whole networks measured on the device (gpunas.latency.cache.NetworkCache owns it)."""
+    return f"results/lut/{wildcards.device}/networks.parquet"
+
+
+def get_fidelity_networks():
+    """Networks measured over the samples' range: fidelity.per_subspace per latency budget."""
+    return config["fidelity"]["per_subspace"] * len(config["subspaces"]["budgets"])
 
 
 def get_latency_gpus():
@@ -192,6 +257,12 @@ def get_prepared_dataset():
 
 def get_data_workers(wildcards):
     return config["data"]["workers"]
+
+
+def get_search_settings():
+    """The search.* keys that change a proposal (not rounds: raising it adds rounds, it does not
+    redo the earlier ones)."""
+    return {k: v for k, v in config["search"].items() if k != "rounds"}
 
 
 def get_training_schedule():

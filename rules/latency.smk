@@ -1,5 +1,7 @@
 # Latency phase: Sobol samples -> layer keys -> profiled LUT (sharded) -> fidelity/correction
-# -> predicted latency per sample -> latency sub-spaces.
+# -> predicted latency per sample -> latency sub-spaces. Two LUTs per device ({part}): `search`
+# (the samples' keys) and `baselines` (the baseline variants' keys), so that editing the baselines
+# never touches the search; both read and grow the device's one cache of measured keys.
 
 
 rule sample_sobol:
@@ -24,20 +26,22 @@ rule sample_sobol:
 rule enumerate_layers:
     input:
         space=get_space_path(),
-        samples="results/samples/sobol.parquet",
-        extra_archs=get_extra_archs(),
+        samples=get_part_samples,
+        extra_archs=get_part_archs,
         dataset_check=get_dataset_check(),
     output:
-        needed="results/lut/{device}/keys.parquet",
-        todo="results/lut/{device}/todo.parquet",
+        needed="results/lut/{device}/{part}/keys.parquet",
+        todo="results/lut/{device}/{part}/todo.parquet",
     log:
-        "logs/enumerate_layers/{device}.log",
+        "logs/enumerate_layers/{device}/{part}.log",
     localrule: True
     conda:
         "../envs/search.yaml"
     params:
-        latency=lookup(dpath="latency", within=config),
+        mode=get_part_keys_mode,
+        conditions=get_latency_conditions(),
         classes=lookup(dpath="classes", within=config),
+        reuse=lookup(dpath="latency/reuse", within=config),
         cache=get_lut_cache,
     script:
         "../workflow_scripts/enumerate_layers.py"
@@ -45,38 +49,40 @@ rule enumerate_layers:
 
 rule profile_layers:
     input:
-        todo="results/lut/{device}/todo.parquet",
+        todo="results/lut/{device}/{part}/todo.parquet",
     output:
-        shard="results/lut/{device}/shards/{shard}.parquet",
+        # kept only until merged: a changed latency.shards reruns nothing measured (README)
+        shard=temp("results/lut/{device}/{part}/shards/{shard}.parquet"),
     log:
-        "logs/profile_layers/{device}/{shard}.log",
+        "logs/profile_layers/{device}/{part}/{shard}.log",
     benchmark:
-        "results/benchmarks/profile_layers/{device}/{shard}.tsv"
+        "results/benchmarks/profile_layers/{device}/{part}/{shard}.tsv"
     conda:
         "../envs/latency.yaml"
-    threads: get_profile_threads
+    threads: get_timing_threads
     resources:
         mem_mb=get_mem_mb(2000),
         runtime=get_runtime(config["latency"]["runtime"]),
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:
-        shards=lookup(dpath="latency/shards", within=config),
-        latency=lookup(dpath="latency", within=config),
+        shards=get_part_shards,
+        latency=get_latency_settings(),
         classes=lookup(dpath="classes", within=config),
         seed=lookup(dpath="seed", within=config),
+        cache=get_lut_cache,
     script:
         "../workflow_scripts/profile_layers.py"
 
 
 rule merge_lut:
     input:
-        needed="results/lut/{device}/keys.parquet",
+        needed="results/lut/{device}/{part}/keys.parquet",
         shards=get_lut_shards,
     output:
-        lut="results/lut/{device}/lut.parquet",
+        lut="results/lut/{device}/{part}/lut.parquet",
     log:
-        "logs/merge_lut/{device}.log",
+        "logs/merge_lut/{device}/{part}.log",
     localrule: True
     conda:
         "../envs/search.yaml"
@@ -90,7 +96,7 @@ rule check_lut_fidelity:
     input:
         space=get_space_path(),
         samples="results/samples/sobol.parquet",
-        lut="results/lut/{device}/lut.parquet",
+        lut="results/lut/{device}/search/lut.parquet",
     output:
         report="results/lut/{device}/fidelity.json",
         plot=report(
@@ -104,19 +110,19 @@ rule check_lut_fidelity:
         "results/benchmarks/check_lut_fidelity/{device}.tsv"
     conda:
         "../envs/latency.yaml"
-    threads: get_profile_threads
+    threads: get_timing_threads
     resources:
         mem_mb=get_mem_mb(2000),
         runtime=get_runtime(config["fidelity"]["runtime"]),
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:
-        subspaces=lookup(dpath="subspaces", within=config),
-        per_subspace=lookup(dpath="fidelity/per_subspace", within=config),
+        networks=get_fidelity_networks(),
         protocol=lookup(dpath="fidelity/protocol", within=config, default={}),
-        latency=lookup(dpath="latency", within=config),
+        latency=get_latency_settings(),
         classes=lookup(dpath="classes", within=config),
         seed=lookup(dpath="seed", within=config),
+        networks_cache=get_network_cache,
     script:
         "../workflow_scripts/check_lut_fidelity.py"
 

@@ -19,7 +19,7 @@ rule propose_candidates:
         "../envs/search.yaml"
     params:
         batch=lookup(dpath="search/batch", within=config),
-        search=lookup(dpath="search", within=config),
+        search=get_search_settings(),
         seed=lookup(dpath="seed", within=config),
     script:
         "../workflow_scripts/propose_candidates.py"

@@ -19,16 +19,17 @@ rule validate_hub:
         "results/benchmarks/validate_hub.tsv"
     conda:
         "../envs/latency.yaml"
-    threads: get_profile_threads
+    threads: get_timing_threads
     resources:
         mem_mb=get_mem_mb(2000),
         runtime=get_runtime(config["validation"]["runtime"]),
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:
-        latency=lookup(dpath="latency", within=config),
+        latency=get_latency_settings(),
         validation=lookup(dpath="validation", within=config),
         slug=SLUG,
         seed=lookup(dpath="seed", within=config),
+        networks_cache=f"results/lut/{SLUG}/networks.parquet",
     script:
         "../workflow_scripts/validate_hub.py"

@@ -1,4 +1,4 @@
-"""Rule check_lut_fidelity: LUT sum vs measured whole networks, and the fitted correction."""
+"""Rule check_lut_fidelity: the LUT sum against measured exported networks, and the correction."""
 
 from gpunas.steps import run_step
 from gpunas.steps.latency import check_lut_fidelity
@@ -9,12 +9,12 @@ run_step(
     space=snakemake.input.space,
     samples=snakemake.input.samples,
     lut=snakemake.input.lut,
-    subspaces=snakemake.params.subspaces,
-    per_subspace=snakemake.params.per_subspace,
-    cfg={**snakemake.params.latency, "threads": snakemake.threads, "protocol": snakemake.params.protocol},
+    networks=snakemake.params.networks,
+    cfg={**snakemake.params.latency, "protocol": snakemake.params.protocol},
     slug=snakemake.wildcards.device,
     classes=snakemake.params.classes,
     seed=snakemake.params.seed,
+    cache=snakemake.params.networks_cache,
     output_json=snakemake.output.report,
     output_png=snakemake.output.plot,
 )

@@ -9,9 +9,10 @@ run_step(
     todo=snakemake.input.todo,
     shard=int(snakemake.wildcards.shard),
     shards=snakemake.params.shards,
-    cfg={**snakemake.params.latency, "threads": snakemake.threads},
+    cfg=snakemake.params.latency,
     slug=snakemake.wildcards.device,
     classes=snakemake.params.classes,
     seed=snakemake.params.seed,
+    cache=snakemake.params.cache,
     output=snakemake.output.shard,
 )

@@ -12,6 +12,7 @@ run_step(
     validation=snakemake.params.validation,
     slug=snakemake.params.slug,
     seed=snakemake.params.seed,
+    cache=snakemake.params.networks_cache,
     output_csv=snakemake.output.table,
     output_png=snakemake.output.plot,
 )

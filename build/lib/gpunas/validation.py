@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpunas.errors import GpunasError
 from gpunas.io import atomic_path
 from gpunas.latency.backends import BackendUnavailableError, Runner, import_tensorrt
-from gpunas.latency.lut import read_lut
-from gpunas.latency.protocol import Protocol, measure
-from gpunas.latency.settings import make_backend
+from gpunas.latency.cache import NetworkCache, network_key
+from gpunas.latency.lut import lut_metadata, read_lut
+from gpunas.latency.protocol import measure
+from gpunas.latency.settings import make_backend, protocol_from
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +60,53 @@ def hub_runner(backend: Any, hub_dir: Path, card: dict[str, Any]) -> Runner:
     return backend.exported((hub_dir / "model.onnx").read_bytes(), lambda: load_model(hub_dir)[0], shape)
 
 
+def measure_hub(
+    ok: list[tuple[Path, dict[str, Any]]], backend: Any, protocol: Any, meta: dict[str, Any], slug: str,
+    cache: str | Path | None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Latency statistics of each hub model, from the network cache where it applies."""
+    if not ok:
+        return []
+    classes = ok[0][1].get("num_classes", meta.get("classes"))
+    conditions = lut_metadata(backend.info(), slug, classes, protocol.as_dict())
+    store = None
+    if cache is not None and all(
+        conditions.get(k) == meta.get(k) for k in ("backend", "device", "precision")
+    ):
+        try:
+            store = NetworkCache(cache, conditions)
+        except GpunasError as exc:
+            log.info("validation does not use the network cache: %s", exc)
+    keys = [network_key(c["arch"], c.get("num_classes", classes)) for _, c in ok]
+    known = store.lookup(keys) if store is not None else {}
+    todo = [(d, c) for (d, c), k in zip(ok, keys, strict=True) if k not in known]
+    if todo:
+        stats = measure(todo, lambda dc: hub_runner(backend, *dc), protocol, label="hub models")
+        stats.insert(0, "key", [network_key(c["arch"], c.get("num_classes", classes)) for _, c in todo])
+        stats["measured_at"] = conditions["date"]
+        if store is not None:
+            store.add(stats)
+        known |= {r["key"]: r for r in stats.to_dict(orient="records")}
+    log.info("%d hub models: %d measured, %d from the network cache", len(ok), len(todo), len(ok) - len(todo))
+    return [dict(known[k]) | {"cached": (d, c) not in todo} for (d, c), k in zip(ok, keys, strict=True)]
+
+
 def validate(
     hub_dirs: list[str], lut: str | Path, latency: dict[str, Any], validation: dict[str, Any], slug: str,
-    seed: int, output_csv: str | Path, output_png: str | Path,
+    seed: int, output_csv: str | Path, output_png: str | Path, cache: str | Path | None = None,
 ) -> pd.DataFrame:  # fmt: skip
+    """Measure every hub model as it ships; ``cache``: the device's network cache, used when the
+    validation measures under the LUT's conditions (a model measured before is not measured again)."""
     _, meta = read_lut(lut, expect_slug=slug)
     cfg = resolve_backend(latency, validation)
     backend = make_backend(cfg)
     backend.check()
     p = {**meta.get("protocol", {}), **validation.get("protocol", {})}
-    protocol = Protocol(p.get("repeats", 5), p.get("warmup", 5), p.get("runs", 20), p.get("chunk", 256), seed)
+    protocol = protocol_from(p, seed)
     cards = [(Path(d), json.loads((Path(d) / "card.json").read_text())) for d in hub_dirs]
     ok = [(d, c) for d, c in cards if c["status"] == "ok"]
-    stats = measure(ok, lambda dc: hub_runner(backend, *dc), protocol, label="hub models") if ok else None
-    measured = {
-        c["subspace"]: row
-        for (_, c), row in zip(ok, stats.to_dict(orient="records") if ok else [], strict=True)
-    }
+    measured = {c["subspace"]: row for (_, c), row in zip(ok, measure_hub(ok, backend, protocol, meta, slug, cache),
+                                                         strict=True)}  # fmt: skip
     base = {"backend": cfg["backend"], "device": cfg["device"], "precision": cfg["precision"],
             "hardware": backend.hardware()}  # fmt: skip
     rows = []

@@ -1,10 +1,12 @@
 """The latency lookup table: one Parquet row per layer key, metadata in the Parquet schema.
 
 Rows: ``code`` (int64 packed key), the key's fields, ``key`` (readable name), ``latency_ms``
-(median), ``mad_ms``, ``cv``, ``min_ms``, ``repeats``. Metadata (JSON under the schema key
-``gpunas``): slug, backend, device, hardware, precision, batch, threads, padding, classes, unit,
-library versions, protocol, date. A table is tied to its slug; mixing tables of different slugs
-or hardware is refused.
+(median), ``mad_ms``, ``cv``, ``min_ms``, ``repeats`` (rounds, re-measured ones included),
+``remeasured``, ``noisy``, ``measured_at`` and ``protocol`` (when and how the row was measured).
+Metadata (JSON under the schema key ``gpunas``): the measuring conditions (:data:`CONDITIONS`:
+slug, backend, device, hardware, precision, batch, threads, padding, classes, unit, key layout,
+protocol, backend options, library versions) and the date. Rows of different conditions are
+never mixed: a mismatch is refused, naming the setting.
 """
 
 from __future__ import annotations
@@ -70,22 +72,24 @@ def read_lut(path: str | Path, expect_slug: str | None = None) -> tuple[pd.DataF
     return df, meta
 
 
-def check_compatible(a: dict[str, Any], b: dict[str, Any], where: str) -> None:
-    """Refuse to combine measurements of different slugs, hardware or protocols."""
-    for key in (
-        "slug",
-        "hardware",
-        "backend",
-        "precision",
-        "batch",
-        "padding",
-        "classes",
-        "unit",
-        "key_layout",
-    ):
-        if a.get(key) != b.get(key):
+# What defines a measurement: a LUT, its cache and the network cache hold rows of one set of these.
+CONDITIONS = ("slug", "backend", "device", "hardware", "precision", "batch", "threads", "padding", "classes", "unit",
+              "key_layout", "protocol", "options", "versions")  # fmt: skip
+
+
+def check_compatible(
+    reference: dict[str, Any], new: dict[str, Any], where: str, partial: bool = False
+) -> None:
+    """Refuse to combine measurements taken under different conditions, naming the first setting
+    that differs. ``partial``: compare only the settings ``new`` states (before the backend's
+    library versions are known)."""
+    for key in CONDITIONS:
+        if partial and key not in new:
+            continue
+        if reference.get(key) != new.get(key):
             raise GpunasError(
-                f"{where}: {key} {b.get(key)!r} differs from {a.get(key)!r}: refusing to mix LUT entries"
+                f"{where}: {key} {new.get(key)!r} differs from {reference.get(key)!r} of the measurements there: "
+                "refusing to mix measurements (set latency.reuse: false to measure again)"
             )
 
 
@@ -121,12 +125,13 @@ def merge(
     for i, m in enumerate(metas[1:], start=1):
         check_compatible(ref, m, f"LUT part {i}")
     frames = ([cache[0]] if cache else []) + [df for df, _ in shards]
-    allrows = pd.concat(frames, ignore_index=True).drop_duplicates("code", keep="last")
+    # measured rows never change: a key measured again (two LUTs at once) keeps its first row
+    allrows = pd.concat(frames, ignore_index=True).drop_duplicates("code", keep="first")
     allrows = allrows.sort_values("code", kind="stable").reset_index(drop=True)
     lut = allrows[allrows["code"].isin(needed["code"])].reset_index(drop=True)
     missing = len(needed) - len(lut)
     if missing:
         example = needed.loc[~needed["code"].isin(lut["code"]), "key"].iloc[0]
         raise GpunasError(f"{missing} needed keys were not profiled (e.g. {example})")
-    meta = {**ref, "keys": len(lut)}
+    meta = {**{k: v for k, v in ref.items() if k != "noise"}, "keys": len(lut)}
     return lut, allrows, meta

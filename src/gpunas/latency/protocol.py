@@ -5,6 +5,11 @@ timed ``runs`` times; the round's value is the median of those runs. An item's l
 median over rounds (interleaving spreads slow phases of a shared machine over all items), and
 its dispersion is recorded as the median absolute deviation and the coefficient of variation of
 the round medians. Items are prepared in chunks so that at most ``chunk`` runners are alive.
+
+Noise is acted on: an item whose coefficient of variation exceeds ``max_cv`` is measured again
+(``repeats`` more rounds, at most ``remeasure`` times) and its statistics are taken over all its
+rounds; an item still above ``max_cv`` after that is flagged ``noisy``, and :func:`noise_summary`
+says how much of a table is.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ class Protocol:
     runs: int = 20
     chunk: int = 256
     seed: int = 0
+    max_cv: float = 0.10  # re-measure an item whose CV of round medians exceeds this
+    remeasure: int = 2  # at most this many extra passes of `repeats` rounds
 
     def __post_init__(self) -> None:
         for name in ("repeats", "warmup", "runs", "chunk"):
@@ -75,8 +82,10 @@ class Protocol:
         if self.repeats < 5:
             raise GpunasError(f"protocol.repeats must be >= 5 (interleaved medians), got {self.repeats}")
 
-    def as_dict(self) -> dict[str, int]:
-        return {"repeats": self.repeats, "warmup": self.warmup, "runs": self.runs, "chunk": self.chunk}
+    def as_dict(self) -> dict[str, Any]:
+        """What defines a measurement (the chunk size does not)."""
+        return {"repeats": self.repeats, "warmup": self.warmup, "runs": self.runs, "max_cv": self.max_cv,
+                "remeasure": self.remeasure}  # fmt: skip
 
 
 def measure(
@@ -116,15 +125,53 @@ def measure(
             rate = done / max(now - started, 1e-9) * 60
             log.info("measured %d/%d %s (%.0f per minute)", done, n, label, rate)
             last = now
-    median = np.median(rounds, axis=1)
-    mad = np.median(np.abs(rounds - median[:, None]), axis=1)
-    mean = rounds.mean(axis=1)
-    return pd.DataFrame(
-        {
-            "latency_ms": median,
-            "mad_ms": mad,
-            "cv": rounds.std(axis=1) / np.where(mean > 0, mean, 1.0),
-            "min_ms": rounds.min(axis=1),
-            "repeats": protocol.repeats,
-        }
-    )
+    extra = {i: [] for i in range(n)}
+    passes = np.zeros(n, dtype=np.int64)
+    for p in range(protocol.remeasure):
+        noisy = [i for i in range(n) if _cv(np.concatenate([rounds[i], extra[i]])) > protocol.max_cv]
+        if not noisy:
+            break
+        log.info("re-measuring %d of %d %s above CV %.2f (pass %d of %d)", len(noisy), n, label,
+                 protocol.max_cv, p + 1, protocol.remeasure)  # fmt: skip
+        rng = np.random.default_rng([protocol.seed, 10_000 + p])
+        for lo in range(0, len(noisy), protocol.chunk):
+            idx = noisy[lo : lo + protocol.chunk]
+            runners = {i: prepare(items[i]) for i in idx}
+            for _ in range(protocol.repeats):
+                for i in rng.permutation(idx):
+                    extra[int(i)].append(
+                        float(np.median(runners[int(i)].time(protocol.runs, protocol.warmup)))
+                    )
+            del runners
+        passes[noisy] += 1
+    rows = []
+    for i in range(n):
+        r = np.concatenate([rounds[i], extra[i]])
+        med = float(np.median(r))
+        rows.append({"latency_ms": med, "mad_ms": float(np.median(np.abs(r - med))), "cv": _cv(r),
+                     "min_ms": float(r.min()), "repeats": len(r), "remeasured": int(passes[i]),
+                     "noisy": bool(_cv(r) > protocol.max_cv)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _cv(rounds: np.ndarray) -> float:
+    """Coefficient of variation of round medians (std / mean)."""
+    mean = float(np.mean(rounds))
+    return float(np.std(rounds) / mean) if mean > 0 else 0.0
+
+
+def noise_summary(stats: pd.DataFrame, max_cv: float) -> dict[str, Any]:
+    """How noisy a set of measurements is: median and 90th-percentile CV, the share still above
+    ``max_cv`` after re-measuring, and ``noisy`` when more than 5% of the items are."""
+    cv = stats["cv"].to_numpy(dtype=float)
+    if len(cv) == 0:
+        return {"items": 0, "noisy": False}
+    above = float(np.mean(cv > max_cv))
+    out = {"items": len(cv), "median_cv": float(np.median(cv)), "p90_cv": float(np.percentile(cv, 90)),
+           "max_cv": max_cv, "share_above_max_cv": above,
+           "remeasured": int((stats["remeasured"] > 0).sum()) if "remeasured" in stats else 0,
+           "noisy": above > 0.05}  # fmt: skip
+    if out["noisy"]:
+        out["message"] = (f"noisy measurements: {100 * above:.0f}% of {len(cv)} items stay above CV {max_cv:.2f} "
+                          "after re-measuring (other work on the machine?); predictions are less certain")  # fmt: skip
+    return out

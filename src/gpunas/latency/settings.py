@@ -32,11 +32,27 @@ def resolve_slug(cfg: dict[str, Any]) -> str:
 
 def make_protocol(cfg: dict[str, Any], seed: int) -> Protocol:
     """The measurement protocol of a config section with a ``protocol`` entry."""
-    p = cfg.get("protocol", {})
+    return protocol_from(cfg.get("protocol", {}), seed)
+
+
+def protocol_from(p: dict[str, Any], seed: int) -> Protocol:
+    """A :class:`Protocol` from a config ``protocol`` mapping (missing keys: the defaults)."""
     return Protocol(
         repeats=p.get("repeats", 5),
         warmup=p.get("warmup", 5),
         runs=p.get("runs", 20),
         chunk=p.get("chunk", 256),
         seed=seed,
+        max_cv=p.get("max_cv", 0.1),
+        remeasure=p.get("remeasure", 2),
     )
+
+
+def expected_conditions(cfg: dict[str, Any], slug: str, classes: int) -> dict[str, Any]:
+    """The measuring conditions a ``latency`` config section states (the backend's library versions
+    are known only where it runs): what a LUT cache must share to be reused."""
+    return {
+        "slug": slug, "backend": cfg["backend"], "device": cfg["device"], "precision": cfg["precision"],
+        "batch": cfg["batch"], "threads": cfg["threads"], "padding": cfg.get("padding", "same"), "classes": classes,
+        "protocol": protocol_from(cfg.get("protocol", {}), 0).as_dict(), "options": cfg.get("options", {}),
+    }  # fmt: skip

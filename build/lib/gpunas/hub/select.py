@@ -35,23 +35,18 @@ def pick_winner(history: pd.DataFrame, lo_ms: float, hi_ms: float) -> pd.Series 
 
 
 def export_onnx(model: Any, resolution: int, path: Path) -> float:
-    """Export with the TorchScript-based exporter; return max |ORT - torch| on random inputs."""
+    """Export the shipped ONNX (:func:`gpunas.models.export.onnx_bytes`); return max |ORT - torch|."""
     import onnxruntime as ort
     import torch
 
-    model.eval()
+    from gpunas.models.export import onnx_bytes
+
+    data = onnx_bytes(model, resolution)
+    atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
     x = torch.randn(2, 3, resolution, resolution, generator=torch.Generator().manual_seed(0))
-
-    def write(tmp: Path) -> None:
-        torch.onnx.export(
-            model, (x,), str(tmp), dynamo=False, input_names=["input"], output_names=["logits"],
-            opset_version=17, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        )  # fmt: skip
-
-    atomic_write_with(path, write)
     with torch.inference_mode():
         ref = model(x).numpy()
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     got = sess.run(None, {"input": x.numpy()})[0]
     return float(np.abs(got - ref).max())
 

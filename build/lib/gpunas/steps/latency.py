@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,13 @@ from gpunas.errors import GpunasError
 from gpunas.evaluators import create_evaluator
 from gpunas.io import atomic_write_json
 from gpunas.latency import fidelity as fid
-from gpunas.latency.cache import grow, missing_codes, read_cache
+from gpunas.latency.cache import NetworkCache, grow, missing_codes, read_cache
 from gpunas.latency.estimate import Correction, lut_sums
 from gpunas.latency.keys import LayerKey, keys_for_arch, keys_for_space, keys_for_vectors
-from gpunas.latency.lut import keys_frame, lut_metadata, merge, read_lut
+from gpunas.latency.lut import check_compatible, keys_frame, lut_metadata, read_lut
+from gpunas.latency.networks import measure_exported
 from gpunas.latency.partition import partition, plot_histogram
-from gpunas.latency.protocol import ChunkStore, measure
+from gpunas.latency.protocol import ChunkStore, measure, noise_summary
 from gpunas.latency.settings import make_backend, make_protocol
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples, sobol_vectors, write_samples
@@ -43,35 +45,37 @@ def enumerate_layers(
     space: str,
     samples: str | Path | None,
     extra_archs: str | Path | None,
-    cfg: dict[str, Any],
+    keys: str,
+    conditions: dict[str, Any],
     classes: int,
+    reuse: bool,
     slug: str,
     cache: str | Path,
     output_keys: str | Path,
     output_todo: str | Path,
 ) -> tuple[int, int]:
-    """Keys needed (by the samples or the whole space, and by the architectures listed in
-    ``extra_archs``: the baselines) and those not yet in the device's LUT cache."""
+    """Keys one LUT needs (``keys``: those of the samples, every key of the space, or those of the
+    architectures in ``extra_archs``), and those not yet in the device's LUT cache."""
     sp = load_space(space)
-    padding = cfg.get("padding", "same")
-    if cfg["keys"] == "space":
+    padding = conditions["padding"]
+    if keys == "space":
         codes = keys_for_space(sp, classes, padding)
-    else:
+    elif keys == "samples":
         if samples is None:
             raise GpunasError("latency.keys: samples needs the Sobol samples")
         _, vectors, _ = read_samples(sp, samples)
         codes = keys_for_vectors(sp, vectors, classes, padding)
-    if extra_archs:
-        archs = read_extra_archs(extra_archs)
-        extra = np.unique([k.code() for a in archs for k in keys_for_arch(a, classes, padding)])
-        log.info("%d layer keys of %d further architectures (%s)", len(extra), len(archs), extra_archs)
-        codes = np.union1d(codes, extra)
-    needed = keys_frame(codes, cfg["batch"], cfg["precision"])
-    meta = {"slug": slug, "space": sp.name, "classes": classes, "padding": padding, "mode": cfg["keys"]}
+    else:
+        archs = read_extra_archs(extra_archs) if extra_archs else []
+        codes = np.unique(
+            np.array([k.code() for a in archs for k in keys_for_arch(a, classes, padding)], np.int64)
+        )
+        log.info("%d layer keys of %d architectures (%s)", len(codes), len(archs), extra_archs)
+    needed = keys_frame(codes, conditions["batch"], conditions["precision"])
+    meta = {"slug": slug, "space": sp.name, "classes": classes, "padding": padding, "mode": keys}
     todo = needed
-    if cfg.get("reuse", True):
-        todo = needed[needed["code"].isin(missing_codes(cache, slug, needed["code"].to_numpy(),
-                                                        {"classes": classes, "padding": padding}))]  # fmt: skip
+    if reuse:
+        todo = needed[needed["code"].isin(missing_codes(cache, slug, needed["code"].to_numpy(), conditions))]
     write_table(needed, meta, output_keys)
     write_table(todo, meta, output_todo)
     log.info("%d distinct layer keys needed, %d not in the cache -> %s", len(needed), len(todo), output_todo)
@@ -94,9 +98,11 @@ def profile_layers(
     slug: str,
     classes: int,
     seed: int,
+    cache: str | Path,
     output: str | Path,
 ) -> int:
-    """Measure this shard's share of the keys still to profile."""
+    """Measure this shard's share of the keys still to profile (keys another job has measured into
+    the cache since are not measured again); every row records when and under which protocol."""
     if not 0 <= shard < shards:
         raise GpunasError(f"shard {shard} out of range 0..{shards - 1}")
     df, meta = read_table(todo, "key list")
@@ -106,13 +112,23 @@ def profile_layers(
     backend = make_backend(cfg)
     backend.check()
     protocol = make_protocol(cfg, seed + shard)
+    conditions = lut_metadata(backend.info(), slug, classes, protocol.as_dict())
+    cached = read_cache(cache, slug)
+    if cached is not None:  # the device's cache: same conditions (library versions too), or refused
+        check_compatible(cached[1], conditions, f"LUT cache {cache}")
+        mine = mine[~mine["code"].isin(cached[0]["code"])].reset_index(drop=True)
     keys = [LayerKey.from_code(int(c)) for c in mine["code"]]
     log.info("shard %d/%d: %d keys on %s", shard, shards, len(keys), backend.hardware())
     codes = mine["code"].to_numpy(dtype=np.int64)
     chunks = ChunkStore(Path(output).with_suffix(".parts"), hashlib.sha256(codes.tobytes()).hexdigest())
     stats = measure(keys, backend.layer, protocol, label="layer keys", chunks=chunks)
     out = pd.concat([mine, stats], axis=1)
-    write_table(out, lut_metadata(backend.info(), slug, classes, protocol.as_dict()), output)
+    out["measured_at"] = conditions["date"]
+    out["protocol"] = json.dumps(protocol.as_dict(), sort_keys=True)
+    noise = noise_summary(stats, protocol.max_cv)
+    if noise.get("noisy"):
+        log.warning("shard %d: %s", shard, noise["message"])
+    write_table(out, conditions | {"noise": noise}, output)
     chunks.clear()
     return len(keys)
 
@@ -121,10 +137,9 @@ def merge_lut(keys: str | Path, shards: list[str], cache: str | Path, slug: str,
     """The LUT of the needed keys from the new shards and the cache; the cache grows."""
     needed, _ = read_table(keys, "key list")
     parts = [read_lut(p, expect_slug=slug) for p in shards]
-    lut, allrows, meta = merge(needed, parts, read_cache(cache, slug))
-    grow(cache, allrows, meta)
+    lut, meta = grow(cache, slug, needed, parts)
     write_table(lut, meta, output)
-    log.info("LUT: %d keys (%d in the cache) -> %s", len(lut), len(allrows), output)
+    log.info("LUT: %d keys -> %s", len(lut), output)
     return len(lut)
 
 
@@ -132,25 +147,41 @@ def check_lut_fidelity(
     space: str,
     samples: str | Path,
     lut: str | Path,
-    subspaces: dict[str, Any],
-    per_subspace: int,
+    networks: int,
     cfg: dict[str, Any],
     slug: str,
     classes: int,
     seed: int,
+    cache: str | Path,
     output_json: str | Path,
     output_png: str | Path,
 ) -> dict[str, Any]:
-    """Whole networks of every band measured against their LUT sum; the correction fitted from them."""
+    """Networks over the samples' whole latency range, measured as they ship (their exported
+    ONNX; from the network cache when measured before), against their LUT sum; the correction,
+    applied only when it beats the raw sum; how noisy the layers and networks measured."""
     sp = load_space(space)
     _, vectors, _ = read_samples(sp, samples)
     table, meta = read_lut(lut, expect_slug=slug)
     backend = make_backend(cfg)
     backend.check()
-    report = fid.check(
-        sp, vectors, table, meta, subspaces, per_subspace, backend, make_protocol(cfg, seed), classes, seed
+    protocol = make_protocol(cfg, seed)
+    conditions = lut_metadata(backend.info(), slug, classes, protocol.as_dict())
+    store = NetworkCache(cache, conditions)
+
+    def measure_networks(archs: list[Any]) -> pd.DataFrame:
+        return measure_exported(archs, classes, backend, protocol, store)
+
+    report = fid.check(sp, vectors, table, meta, networks, measure_networks, classes, seed)
+    lut_noise = noise_summary(table, meta.get("protocol", {}).get("max_cv", 0.1))
+    net_noise = noise_summary(
+        pd.DataFrame({"cv": [r["measured_cv"] for r in report["rows"]]}), protocol.max_cv
     )
-    report["slug"] = slug
+    noisy = bool(lut_noise.get("noisy") or net_noise.get("noisy"))
+    report["noise"] = {"layers": lut_noise, "networks": net_noise, "noisy": noisy,
+                       "summary": "; ".join(n["message"] for n in (lut_noise, net_noise) if n.get("message"))}  # fmt: skip
+    if noisy:
+        log.warning("NOISY latency measurements: %s", report["noise"]["summary"])
+    report |= {"slug": slug, "hardware": backend.hardware()}
     atomic_write_json(output_json, report)
     fid.plot_report(report, str(output_png))
     return report

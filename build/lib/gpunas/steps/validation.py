@@ -12,7 +12,7 @@ from gpunas.validation import validate
 
 def validate_hub(
     hub_dirs: list[str], lut: str | Path, latency: dict[str, Any], validation: dict[str, Any], slug: str,
-    seed: int, output_csv: str | Path, output_png: str | Path,
+    seed: int, output_csv: str | Path, output_png: str | Path, cache: str | Path | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Every hub model measured end to end, as it ships, on the target runtime, against its prediction."""
-    return validate(hub_dirs, lut, latency, validation, slug, seed, output_csv, output_png)
+    return validate(hub_dirs, lut, latency, validation, slug, seed, output_csv, output_png, cache)
