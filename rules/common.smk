@@ -55,6 +55,7 @@ wildcard_constraints:
     seed=r"\d+",
     family=r"[a-z0-9_]+",
     shard=r"\d{3}",
+    shards=r"\d{3}",
     subspace=r"s\d+",
     round=r"\d{2}",
     slot=r"\d{2}",
@@ -91,9 +92,12 @@ def get_part_shards(wildcards):
 
 
 def get_lut_shards(wildcards):
+    """The shards of a LUT; their names carry the count, so a changed latency.shards is a new set
+    of (temporary) files, not a changed parameter of finished jobs."""
+    n = get_part_shards(wildcards)
     return [
-        f"results/lut/{wildcards.device}/{wildcards.part}/shards/{i:03d}.parquet"
-        for i in range(get_part_shards(wildcards))
+        f"results/lut/{wildcards.device}/{wildcards.part}/shards/{i:03d}-of-{n:03d}.parquet"
+        for i in range(n)
     ]
 
 

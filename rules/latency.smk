@@ -52,11 +52,11 @@ rule profile_layers:
         todo="results/lut/{device}/{part}/todo.parquet",
     output:
         # kept only until merged: a changed latency.shards reruns nothing measured (README)
-        shard=temp("results/lut/{device}/{part}/shards/{shard}.parquet"),
+        shard=temp("results/lut/{device}/{part}/shards/{shard}-of-{shards}.parquet"),
     log:
-        "logs/profile_layers/{device}/{part}/{shard}.log",
+        "logs/profile_layers/{device}/{part}/{shard}-of-{shards}.log",
     benchmark:
-        "results/benchmarks/profile_layers/{device}/{part}/{shard}.tsv"
+        "results/benchmarks/profile_layers/{device}/{part}/{shard}-of-{shards}.tsv"
     conda:
         "../envs/latency.yaml"
     threads: get_timing_threads
@@ -66,7 +66,6 @@ rule profile_layers:
         gpu=get_latency_gpus(),
         latency_slots=1,
     params:
-        shards=get_part_shards,
         latency=get_latency_settings(),
         classes=lookup(dpath="classes", within=config),
         seed=lookup(dpath="seed", within=config),

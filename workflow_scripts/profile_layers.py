@@ -8,7 +8,7 @@ run_step(
     profile_layers,
     todo=snakemake.input.todo,
     shard=int(snakemake.wildcards.shard),
-    shards=snakemake.params.shards,
+    shards=int(snakemake.wildcards.shards),
     cfg=snakemake.params.latency,
     slug=snakemake.wildcards.device,
     classes=snakemake.params.classes,

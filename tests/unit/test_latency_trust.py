@@ -27,14 +27,25 @@ class Scripted(Runner):
 
 def test_noisy_items_are_measured_again_and_flagged_when_they_stay_noisy():
     runners = {"steady": Scripted(1.0, 0), "settles": Scripted(2.0, 5), "stays": Scripted(3.0, 1000)}
-    stats = measure(list(runners), runners.get, Protocol(repeats=5, warmup=0, runs=3, max_cv=0.05, remeasure=2))
+    stats = measure(
+        list(runners), runners.get, Protocol(repeats=5, warmup=0, runs=3, max_cv=0.05, remeasure=2)
+    )
     steady, settles, stays = stats.to_dict(orient="records")
     assert steady["remeasured"] == 0 and steady["repeats"] == 5 and not steady["noisy"]
-    assert settles["remeasured"] >= 1 and settles["repeats"] > 5  # the later, quiet rounds dominate the median
+    assert (
+        settles["remeasured"] >= 1 and settles["repeats"] > 5
+    )  # the later, quiet rounds dominate the median
     assert stays["remeasured"] == 2 and stays["repeats"] == 15 and stays["noisy"]  # bounded: 2 extra passes
     summary = noise_summary(stats, 0.05)
     assert summary["noisy"] and "noisy measurements" in summary["message"]
     assert not noise_summary(stats.iloc[:1], 0.05)["noisy"]
+
+
+def test_a_shard_with_nothing_left_to_measure_still_has_its_columns():
+    # more shards than keys (or every key already cached): an empty shard is written, not a crash
+    stats = measure([], {}.get, Protocol(repeats=5, warmup=0, runs=3))
+    assert stats.empty and "cv" in stats and stats["latency_ms"].dtype == float
+    assert noise_summary(stats, 0.05) == {"items": 0, "noisy": False}
 
 
 def test_correction_is_applied_only_when_it_beats_the_raw_sum():
@@ -56,7 +67,11 @@ def test_correction_is_applied_only_when_it_beats_the_raw_sum():
     steep = evaluate(lut, layers, 2.0 * lut - 1.9, (np.linspace(0.1, 12, 200), np.full(200, 25.0)))
     for c in steep["candidates"].values():
         assert c["a"] >= 0
-    assert all(c["lowest_prediction_ms"] > 0 for m, c in steep["candidates"].items() if m == steep["correction"]["model"])
+    assert all(
+        c["lowest_prediction_ms"] > 0
+        for m, c in steep["candidates"].items()
+        if m == steep["correction"]["model"]
+    )
 
 
 def test_fidelity_networks_cover_the_whole_range():
@@ -91,7 +106,9 @@ def test_a_cache_of_other_conditions_is_refused_naming_the_setting(tmp_path, cha
     message = str(e.value)
     assert "\n" not in message and named.split()[0] in message and "latency.reuse: false" in message
     # from the config alone (before the library versions are known), the stated settings are compared
-    stated = {k: v for k, v in _conditions().items() if k not in ("versions", "hardware", "unit", "key_layout")}
+    stated = {
+        k: v for k, v in _conditions().items() if k not in ("versions", "hardware", "unit", "key_layout")
+    }
     if "versions" in changes:
         assert list(missing_codes(cache, _conditions()["slug"], np.array([1, 2]), stated)) == [2]
     else:

@@ -88,6 +88,11 @@ class Protocol:
                 "remeasure": self.remeasure}  # fmt: skip
 
 
+# the columns ``measure`` returns, also when it had nothing to measure
+STATS_COLUMNS = {"latency_ms": float, "mad_ms": float, "cv": float, "min_ms": float, "repeats": int,
+                 "remeasured": int, "noisy": bool}  # fmt: skip
+
+
 def measure(
     items: Sequence[Any],
     prepare: Callable[[Any], Runner],
@@ -151,7 +156,7 @@ def measure(
         rows.append({"latency_ms": med, "mad_ms": float(np.median(np.abs(r - med))), "cv": _cv(r),
                      "min_ms": float(r.min()), "repeats": len(r), "remeasured": int(passes[i]),
                      "noisy": bool(_cv(r) > protocol.max_cv)})  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(STATS_COLUMNS)).astype(STATS_COLUMNS)
 
 
 def _cv(rounds: np.ndarray) -> float:
