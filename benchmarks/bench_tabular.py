@@ -1,11 +1,20 @@
-"""BO vs random search on NAS-Bench-201 as a lookup table (evaluator: table), same search code.
+"""Search strategies on NAS-Bench-201 as a lookup table, through the workflow's own search code.
 
-For latency budgets at quantiles of one device column, each strategy gets n = 10..100
-evaluations (rounds of `batch` proposals, the first `init_rounds` Sobol points of the band) for
-each of `seeds` seeds; the best in-budget accuracy after n evaluations is recorded, and the
-median over seeds compared. Writes results/tabular.json and results/tabular.png.
+Each run does what the workflow does with ``evaluator: table``: the candidates are the table's
+rows in Sobol order (``TableEvaluator.candidates``, as ``sample_sobol``), bands are cut at latency
+quantiles of those rows (``partition``, as ``partition_subspaces``), and every round each band
+gets ``batch`` proposals from ``propose_for_band`` (as ``propose_candidates``) learning from the
+trials before that round, scored by ``TableEvaluator.evaluate`` (as ``train_candidate``).
 
-    python benchmarks/bench_tabular.py [--csv ../shared/data/nasbench201_hw.csv] [--seeds 20]
+Tables: the whole CSV (15,625 cells), and a sparse table: a seeded 25% subset of its rows written
+as a CSV (bands cut on those rows). Strategies: random; BO per band; BO with one surrogate shared
+by all bands; trust-region BO (shared). For each band: median over seeds of the best accuracy
+after n evaluations of that band, evaluations the median curve needs to reach random search's
+median best after 100, and how often the band's best row is found within n.
+
+    python benchmarks/bench_tabular.py [--seeds 20] [--workers 2]
+
+Writes benchmarks/results/tabular.json and tabular.png.
 """
 
 from __future__ import annotations
@@ -13,48 +22,86 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from gpunas.evaluators.table import Table as TableEvaluator
-from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
+from gpunas.evaluators import create_evaluator
+from gpunas.latency.partition import partition
+from gpunas.report.pages import strategy_figure
+from gpunas.search.propose import SearchConfig, encode_key, propose_for_band
 from gpunas.spaces import load_space
-from gpunas.spaces.sampling import sobol_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("bench_tabular")
+STRATEGIES = {
+    "random": {"strategy": "random"},
+    "bo-band": {"strategy": "bo", "surrogate": "band"},
+    "bo-shared": {"strategy": "bo", "surrogate": "shared"},
+    "trust_region-shared": {"strategy": "trust_region", "surrogate": "shared"},
+}
 
 
-def pool_order(ev: TableEvaluator, seed: int) -> np.ndarray:
-    """Table rows in scrambled-Sobol order for ``seed`` (rows Sobol never hits come last)."""
-    rows = ev.rows_for(sobol_vectors(ev.space, m=14, seed=seed))
-    _, first = np.unique(rows, return_index=True)
-    seen = rows[np.sort(first)]
-    rest = np.setdiff1d(np.arange(len(ev.vectors)), seen)
-    return np.concatenate([seen, np.random.default_rng(seed).permutation(rest)])
-
-
-def run(args: tuple) -> dict:
-    csv, column, acc_col, budget, strategy, seed, n_max, batch, init_rounds, restarts = args
+def run(job: dict) -> dict:
+    """One search (all bands) of one strategy and seed; best-so-far curve per band."""
     space = load_space("nasbench201")
-    ev = TableEvaluator.from_csv(csv, space, "cellstr", acc_col, column)
-    order = pool_order(ev, seed)
-    pool = order[ev.latency[order] < budget]
-    cfg = SearchConfig.from_dict(
-        {"strategy": strategy, "init_rounds": init_rounds, "pool": 4096, "restarts": restarts}
-    )
-    keys: list[str] = []
-    accs: list[float] = []
-    for r in range(n_max // batch):
-        picks, _ = propose(ev.vectors[pool], space.sizes, keys, np.array(accs), np.ones(len(accs), bool),
-                           n=batch, round_=r, cfg=cfg, seed=seed, categorical=categorical_fields(space))  # fmt: skip
-        for p in picks:
-            keys.append(encode_key(ev.vectors[pool[p]]))
-            accs.append(float(ev.accuracy[pool[p]]))
-    return {"budget": budget, "strategy": strategy, "seed": seed, "best": np.maximum.accumulate(accs).tolist(),
-            "in_budget_best": float(ev.accuracy[pool].max()), "pool": len(pool)}  # fmt: skip
+    ev = create_evaluator({"type": "table", "csv": job["csv"], "key": "cellstr", "accuracy": job["accuracy"],
+                           "latency": job["latency"]})  # fmt: skip
+    vectors = ev.candidates(space, m=16, seed=job["seed"])
+    latency = ev.latency(space, vectors)
+    bands = partition(latency, {"kind": "quantiles", "budgets": job["quantiles"]})["subspaces"]
+    cfg = SearchConfig.from_dict({**STRATEGIES[job["strategy"]], **job["search"]})
+    hist = pd.DataFrame(columns=["subspace", "encoding", "accuracy", "status"])
+    t0 = time.perf_counter()
+    for r in range(job["n"] // job["batch"]):
+        new = []
+        for band in bands:
+            rows, _, _ = propose_for_band(space, vectors, np.array(band["members"]), hist, band["id"], round_=r,
+                                          batch=job["batch"], cfg=cfg, seed=job["seed"])  # fmt: skip
+            for row in rows:
+                res = ev.evaluate(space, {"encoding": vectors[row].tolist()}, None)
+                new.append({"subspace": band["id"], "encoding": encode_key(vectors[row]),
+                            "accuracy": res["val_top1"] if res["status"] == "complete" else np.nan,
+                            "status": res["status"]})  # fmt: skip
+        hist = pd.concat([hist, pd.DataFrame(new)], ignore_index=True) if len(hist) else pd.DataFrame(new)
+    curves = {}
+    for band in bands:
+        acc = hist.loc[hist["subspace"] == band["id"], "accuracy"].to_numpy(dtype=float)
+        curves[band["id"]] = np.fmax.accumulate(np.nan_to_num(acc, nan=-np.inf)).tolist()
+    best = {b["id"]: float(np.nanmax(ev.table(space).accuracy[ev.table(space).rows_for(vectors[b["members"]])]))
+            for b in bands}  # fmt: skip
+    return {**{k: job[k] for k in ("table", "strategy", "seed")}, "curves": curves, "band_best": best,
+            "bands": {b["id"]: [b["lo_ms"], b["hi_ms"], b["count"]] for b in bands},
+            "seconds": time.perf_counter() - t0}  # fmt: skip
+
+
+def summarise(runs: list[dict], n: int) -> list[dict]:
+    out = []
+    for table in dict.fromkeys(r["table"] for r in runs):
+        first = next(r for r in runs if r["table"] == table)
+        for band, (lo, hi, count) in first["bands"].items():
+            curves = {s: np.array([r["curves"][band] for r in runs if r["table"] == table and r["strategy"] == s])
+                      for s in STRATEGIES if any(r["strategy"] == s and r["table"] == table for r in runs)}  # fmt: skip
+            target = float(np.median(curves["random"][:, n - 1]))
+            row = {"table": table, "band": band, "lo_ms": lo, "hi_ms": hi, "rows": count,
+                   "band_best": first["band_best"][band], "random_median_best_at_100": target}  # fmt: skip
+            for s, c in curves.items():
+                med = np.median(c, axis=0)
+                hit = np.flatnonzero(med >= target)
+                row[s] = {
+                    "median_best": {str(k): float(med[k - 1]) for k in (10, 25, 50, 75, 100) if k <= n},
+                    "evals_to_random_best_at_100": int(hit[0] + 1) if len(hit) else None,
+                    "found_band_best_within_100": float(np.mean(c[:, n - 1] >= first["band_best"][band])),
+                    "seconds_median": float(np.median([r["seconds"] for r in runs
+                                                        if r["table"] == table and r["strategy"] == s])),
+                    "curve": med.tolist(),
+                }  # fmt: skip
+            out.append(row)
+    return out
 
 
 def main() -> None:
@@ -62,69 +109,57 @@ def main() -> None:
     p.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nasbench201_hw.csv"))
     p.add_argument("--device", default="titan_rtx_1", help="latency column suffix")
     p.add_argument("--accuracy", default="cifar10_test")
-    p.add_argument("--quantiles", default="0.1,0.25,0.5")
+    p.add_argument("--quantiles", default="0.1,0.25,0.5", help="band edges: latency quantiles of the rows")
     p.add_argument("--seeds", type=int, default=20)
-    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--n", type=int, default=100, help="evaluations per band")
     p.add_argument("--batch", type=int, default=5)
-    p.add_argument("--init-rounds", type=int, default=2)
-    p.add_argument("--restarts", type=int, default=0, help="GP optimiser restarts (search.restarts)")
+    p.add_argument("--init-rounds", type=int, default=1)
+    p.add_argument("--restarts", type=int, default=2, help="GP optimiser restarts (search.restarts)")
+    p.add_argument("--sparse", type=float, default=0.25, help="share of rows in the sparse table")
+    p.add_argument("--sparse-seed", type=int, default=0)
+    p.add_argument("--strategies", default=",".join(STRATEGIES))
+    p.add_argument("--tables", default="whole,sparse", help="whole, sparse or both")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tabular.json"))
     args = p.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    column = f"latency_ms_{args.device}"
-    ev = TableEvaluator.from_csv(args.csv, load_space("nasbench201"), "cellstr", args.accuracy, column)
-    budgets = [float(np.quantile(ev.latency, float(q))) for q in args.quantiles.split(",")]
-    jobs = [(args.csv, column, args.accuracy, b, s, seed, args.n, args.batch, args.init_rounds, args.restarts)
-            for b in budgets for s in ("bo", "random") for seed in range(args.seeds)]  # fmt: skip
-    with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(run, jobs))
-    ns = list(range(10, args.n + 1, 10))
-    summary = []
-    for b in budgets:
-        row = {"budget_ms": b}
-        for s in ("bo", "random"):
-            curves = np.array([r["best"] for r in runs if r["budget"] == b and r["strategy"] == s])
-            row[s] = {str(n): float(np.median(curves[:, n - 1])) for n in ns}
-        row["in_budget_best"] = next(r["in_budget_best"] for r in runs if r["budget"] == b)
-        row["pool"] = next(r["pool"] for r in runs if r["budget"] == b)
-        target = row["random"][str(args.n)]
-        bo_curve = np.median(
-            np.array([r["best"] for r in runs if r["budget"] == b and r["strategy"] == "bo"]), axis=0
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    log.setLevel(logging.INFO)
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(args.csv).read_text().splitlines(keepends=True)
+        keep = np.sort(
+            np.random.default_rng(args.sparse_seed).choice(
+                len(lines) - 1, int(args.sparse * (len(lines) - 1)), replace=False
+            )
         )
-        hit = np.flatnonzero(bo_curve >= target)
-        row["bo_evals_to_match_random_at_n"] = int(hit[0] + 1) if len(hit) else None
-        row["bo_above_random_at_50"] = row["bo"]["50"] > row["random"]["50"]
-        summary.append(row)
-        log.info("budget %.3f ms (pool %d, best %.2f): n=50 bo %.2f random %.2f; bo matches random@%d after %s",
-                 b, row["pool"], row["in_budget_best"], row["bo"]["50"], row["random"]["50"], args.n,
-                 row["bo_evals_to_match_random_at_n"])  # fmt: skip
+        sparse = Path(tmp) / f"nasbench201_sparse{int(100 * args.sparse)}.csv"
+        sparse.write_text(lines[0] + "".join(lines[1 + i] for i in keep))
+        tables = {"whole": args.csv, f"sparse {int(100 * args.sparse)}%": str(sparse)}
+        tables = {t: c for t, c in tables.items() if t.split()[0] in args.tables.split(",")}
+        search = {"init_rounds": args.init_rounds, "restarts": args.restarts, "pool": 4096}
+        jobs = [{"table": t, "csv": csv, "strategy": s, "seed": seed, "n": args.n, "batch": args.batch,
+                 "quantiles": [float(q) for q in args.quantiles.split(",")], "search": search,
+                 "accuracy": args.accuracy, "latency": f"latency_ms_{args.device}"}
+                for t, csv in tables.items() for s in args.strategies.split(",") for seed in range(args.seeds)]  # fmt: skip
+        runs = []
+        with ProcessPoolExecutor(args.workers) as pool:
+            for i, r in enumerate(pool.map(run, jobs), 1):
+                runs.append(r)
+                log.info("%d/%d %s %s seed %d: %.0f s, best %s", i, len(jobs), r["table"], r["strategy"], r["seed"],
+                         r["seconds"], {b: round(c[-1], 2) for b, c in r["curves"].items()})  # fmt: skip
+    summary = summarise(runs, args.n)
+    for row in summary:
+        log.info("%s %s (%d rows, best %.2f): random@100 %.2f; %s", row["table"], row["band"], row["rows"],
+                 row["band_best"], row["random_median_best_at_100"],
+                 "; ".join(f"{s} @25 {row[s]['median_best']['25']:.2f} @50 {row[s]['median_best']['50']:.2f} "
+                           f"reaches in {row[s]['evals_to_random_best_at_100']}" for s in STRATEGIES if s in row))  # fmt: skip
     result = {"csv": Path(args.csv).name, "device": args.device, "accuracy": args.accuracy, "seeds": args.seeds,
-              "batch": args.batch, "init_rounds": args.init_rounds, "restarts": args.restarts, "statistic": "median over seeds of the best "
-              "in-budget accuracy after n evaluations", "budgets": summary}  # fmt: skip
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    plot(summary, ns, Path(args.out).with_suffix(".png"), args)
-
-
-def plot(summary: list[dict], ns: list[int], path: Path, args: argparse.Namespace) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(summary), figsize=(4.2 * len(summary), 3.8), squeeze=False)
-    for ax, row in zip(axes[0], summary, strict=True):
-        for s, color in (("bo", "#4c72b0"), ("random", "#dd8452")):
-            ax.plot(ns, [row[s][str(n)] for n in ns], marker="o", color=color, label=s)
-        ax.axhline(row["in_budget_best"], color="grey", linestyle=":", label="best in budget")
-        ax.set_title(f"latency < {row['budget_ms']:.2f} ms ({row['pool']} cells)", fontsize=9)
-        ax.set_xlabel("evaluations")
-        ax.set_ylabel(f"median best {args.accuracy} (%)")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"NAS-Bench-201, {args.device}: BO vs random, {args.seeds} seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+              "search_seeds": list(range(args.seeds)), "sparse_seed": args.sparse_seed, "batch": args.batch,
+              "init_rounds": args.init_rounds, "restarts": args.restarts, "quantiles": args.quantiles,
+              "evaluations_per_band": args.n,
+              "statistic": "per band: median over seeds of the best accuracy after n evaluations of that band",
+              "strategies": STRATEGIES, "bands": summary}  # fmt: skip
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    strategy_figure(args.out, Path(args.out).with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -215,6 +215,27 @@ def get_previous_history(wildcards):
     )
 
 
+def get_evaluator_table():
+    """The CSV of evaluator: table (its rows are the candidates), else nothing."""
+    return (
+        config["evaluator"]["csv"] if config["evaluator"].get("type") == "table" else []
+    )
+
+
+def get_surrogate_histories(wildcards):
+    """What the round's proposals learn from: every band's history up to the previous round
+    (search.surrogate: shared), or the band's own (band); [] for round 0."""
+    r = int(wildcards.round)
+    if r == 0:
+        return []
+    bands = (
+        SUBSPACES
+        if config["search"].get("surrogate", "shared") == "shared"
+        else [wildcards.subspace]
+    )
+    return [f"results/search/{s}/history_r{r - 1:02d}.parquet" for s in bands]
+
+
 def get_round_metrics(wildcards):
     return [
         f"results/search/{wildcards.subspace}/r{wildcards.round}/s{slot:02d}/metrics.json"

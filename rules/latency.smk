@@ -7,6 +7,7 @@
 rule sample_sobol:
     input:
         space=get_space_path(),
+        table=get_evaluator_table(),
     output:
         samples="results/samples/sobol.parquet",
     log:
@@ -19,6 +20,7 @@ rule sample_sobol:
     params:
         m=lookup(dpath="sampling/m", within=config),
         seed=lookup(dpath="seed", within=config),
+        evaluator=lookup(dpath="evaluator", within=config),
     script:
         "../workflow_scripts/sample_sobol.py"
 

@@ -1,5 +1,6 @@
 # Pages and figures of `snakemake --report results/report.html` that are not already plots of
-# their own stage: search-space summary, hub cards, validation and baseline tables, BO vs random.
+# their own stage: search-space summary, hub cards, validation and baseline tables, recorded
+# benchmarks (search strategies, proxy validity).
 
 
 rule render_report_pages:
@@ -30,9 +31,14 @@ rule render_report_pages:
             category="4. Baselines",
         ),
         strategies=report(
-            "results/report/bo_vs_random.png",
-            caption="../report/bo_vs_random.rst",
+            "results/report/search_strategies.png",
+            caption="../report/search_strategies.rst",
             category="3. Search",
+        ),
+        proxy=report(
+            "results/report/proxy_validity.png",
+            caption="../report/proxy_validity.rst",
+            category="2. Latency phase",
         ),
     log:
         "logs/render_report_pages.log",
@@ -41,5 +47,6 @@ rule render_report_pages:
         "../envs/search.yaml"
     params:
         strategy_benchmark=lookup(dpath="report/strategy_benchmark", within=config),
+        proxy_validity=lookup(dpath="report/proxy_validity", within=config),
     script:
         "../workflow_scripts/render_report_pages.py"

@@ -7,7 +7,7 @@ rule propose_candidates:
         space=get_space_path(),
         samples="results/samples/samples.parquet",
         subspaces="results/subspaces/subspaces.json",
-        history=get_previous_history,
+        histories=get_surrogate_histories,
     output:
         proposals="results/search/{subspace}/r{round}/proposals.json",
     log:

@@ -11,7 +11,7 @@ run_step(
     subspaces=snakemake.input.subspaces,
     subspace=snakemake.wildcards.subspace,
     round_=int(snakemake.wildcards.round),
-    history=snakemake.input.history or None,
+    histories=list(snakemake.input.histories),
     batch=snakemake.params.batch,
     search=snakemake.params.search,
     seed=snakemake.params.seed,

@@ -1,4 +1,4 @@
-"""Rule render_report_pages: HTML pages and the BO-vs-random figure of the Snakemake report."""
+"""Rule render_report_pages: HTML pages and the recorded benchmarks' figures of the Snakemake report."""
 
 from pathlib import Path
 
@@ -13,5 +13,6 @@ run_step(
     validation=snakemake.input.validation or None,
     baselines=snakemake.input.baselines or None,
     strategy_benchmark=snakemake.params.strategy_benchmark or None,
+    proxy_validity=snakemake.params.proxy_validity or None,
     outdir=Path(snakemake.output.space).parent,
 )

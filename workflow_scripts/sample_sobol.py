@@ -1,4 +1,4 @@
-"""Rule sample_sobol: 2^m scrambled, seeded Sobol candidates of the space."""
+"""Rule sample_sobol: 2^m scrambled, seeded Sobol candidates of the space (or a table's rows)."""
 
 from gpunas.steps import run_step
 from gpunas.steps.latency import sample_sobol
@@ -9,5 +9,6 @@ run_step(
     space=snakemake.input.space,
     m=snakemake.params.m,
     seed=snakemake.params.seed,
+    evaluator=snakemake.params.evaluator,
     output=snakemake.output.samples,
 )

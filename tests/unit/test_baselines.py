@@ -207,7 +207,7 @@ def test_validation_measures_hub_models_and_flags_budget_breakers(tmp_path, tiny
     summary = tmp_path / "summary.json"
     summary.write_text(json.dumps({"name": "tiny", "source": "t.yaml", "dim": 41, "cardinality": 10,
                                    "fields": [{"name": "resolution", "choices": [32, 48]}], "fixed": {}, "tied": {}}))  # fmt: skip
-    render(str(summary), dirs, str(tmp_path / "v.csv"), None, None, tmp_path / "pages")
+    render(str(summary), dirs, str(tmp_path / "v.csv"), None, None, None, tmp_path / "pages")
     page = (tmp_path / "pages" / "validation.html").read_text()
     assert "1 model(s) measured over budget" in page and "class='bad'" in page
     hub = (tmp_path / "pages" / "hub_cards.html").read_text()

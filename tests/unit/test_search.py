@@ -5,7 +5,7 @@ import pytest
 from gpunas.hub.select import pick_winner
 from gpunas.hub.summary import pareto_front
 from gpunas.search import propose as P
-from gpunas.search.propose import SearchConfig, encode_key, propose
+from gpunas.search.propose import Featurizer, SearchConfig, encode_key, propose
 from gpunas.spaces.sampling import sobol_vectors
 
 
@@ -20,25 +20,27 @@ def _history(vectors, accuracies):
     return keys, acc, np.isfinite(acc)
 
 
-def _run(pool, sizes, keys, acc, ok, round_, strategy="bo", seed=0, n=4):
+def _run(pool, space, keys, acc, ok, round_, strategy="bo", seed=0, n=4, band=0):
     cfg = SearchConfig.from_dict({"strategy": strategy, "pool": 128})
-    return propose(pool, sizes, keys, acc, ok, n=n, round_=round_, cfg=cfg, seed=seed)
+    picks, name, _ = propose(pool, Featurizer(space), keys, acc, ok, n=n, round_=round_, band=band, cfg=cfg,
+                             seed=seed)  # fmt: skip
+    return picks, name
 
 
 def test_initial_round_is_sobol_prefix(pool, tiny_space):
-    picks, name = _run(pool, tiny_space.sizes, [], np.array([]), np.array([], dtype=bool), 0)
+    picks, name = _run(pool, tiny_space, [], np.array([]), np.array([], dtype=bool), 0)
     assert name == "sobol" and picks == [0, 1, 2, 3]
     keys, acc, ok = _history(pool[:4], [50, 60, 55, 58])
-    picks, _ = _run(pool, tiny_space.sizes, keys, acc, ok, 0)
+    picks, _ = _run(pool, tiny_space, keys, acc, ok, 0)
     assert picks == [4, 5, 6, 7]  # trained ones are skipped
 
 
-@pytest.mark.parametrize("strategy", ["bo", "random"])
+@pytest.mark.parametrize("strategy", ["bo", "trust_region", "random"])
 def test_proposals_are_new_distinct_and_in_the_pool(pool, tiny_space, strategy):
     rng = np.random.default_rng(0)
     trained = pool[:12]
     keys, acc, ok = _history(trained, rng.uniform(40, 80, 12))
-    picks, name = _run(pool, tiny_space.sizes, keys, acc, ok, 1, strategy)
+    picks, name = _run(pool, tiny_space, keys, acc, ok, 1, strategy)
     assert name == strategy and len(picks) == 4 == len(set(picks))
     assert all(0 <= p < len(pool) for p in picks)  # the pool is the in-budget band
     assert not {encode_key(pool[p]) for p in picks} & set(keys)
@@ -46,28 +48,28 @@ def test_proposals_are_new_distinct_and_in_the_pool(pool, tiny_space, strategy):
 
 def test_same_history_and_seed_give_same_proposals(pool, tiny_space):
     keys, acc, ok = _history(pool[:10], np.linspace(40, 70, 10))
-    a = _run(pool, tiny_space.sizes, keys, acc, ok, 2, seed=5)
-    b = _run(pool, tiny_space.sizes, keys, acc, ok, 2, seed=5)
+    a = _run(pool, tiny_space, keys, acc, ok, 2, seed=5)
+    b = _run(pool, tiny_space, keys, acc, ok, 2, seed=5)
     assert a == b
     # the seed matters: random proposals of two seeds differ
-    r5 = _run(pool, tiny_space.sizes, keys, acc, ok, 2, strategy="random", seed=5)
-    r6 = _run(pool, tiny_space.sizes, keys, acc, ok, 2, strategy="random", seed=6)
-    assert r5 == _run(pool, tiny_space.sizes, keys, acc, ok, 2, strategy="random", seed=5)
+    r5 = _run(pool, tiny_space, keys, acc, ok, 2, strategy="random", seed=5)
+    r6 = _run(pool, tiny_space, keys, acc, ok, 2, strategy="random", seed=6)
+    assert r5 == _run(pool, tiny_space, keys, acc, ok, 2, strategy="random", seed=5)
     assert r5 != r6
 
 
 def test_failed_trials_are_not_told_to_the_surrogate(pool, tiny_space, monkeypatch):
     seen = []
-    real_fit = P.fit_gp
+    real_fit = P.Surrogate.fitted
 
-    def spy(x, y, seed, restarts=2):
+    def spy(x, y, **kw):
         seen.append((x.copy(), y.copy()))
-        return real_fit(x, y, seed, restarts)
+        return real_fit(x, y, **kw)
 
-    monkeypatch.setattr(P, "fit_gp", spy)
+    monkeypatch.setattr(P.Surrogate, "fitted", spy)
     acc = [50, np.nan, 62, 58, np.nan, 70]
     keys, acc_arr, ok = _history(pool[:6], acc)
-    picks, _ = _run(pool, tiny_space.sizes, keys, acc_arr, ok, 1, n=2)
+    picks, _ = _run(pool, tiny_space, keys, acc_arr, ok, 1, n=2)
     _, y0 = seen[0]
     assert len(y0) == 4 and np.isfinite(y0).all()
     # the failed candidates are still never proposed again
@@ -81,7 +83,7 @@ def test_bo_prefers_the_region_that_scored_well(tiny_space):
     trained = pool[:24]
     acc = 50 + 15 * trained[:, res] + np.random.default_rng(0).normal(0, 0.5, 24)
     keys, acc_arr, ok = _history(trained, acc)
-    picks, _ = _run(pool, tiny_space.sizes, keys, acc_arr, ok, 1, n=4)
+    picks, _ = _run(pool, tiny_space, keys, acc_arr, ok, 1, n=4)
     assert np.mean(pool[picks, res]) > 1.5
 
 
@@ -118,3 +120,114 @@ def test_pareto_front():
         ("failed", np.nan, 0.05, 0, 3),
     ])  # fmt: skip
     assert pareto_front(h)["accuracy"].tolist() == [60.0, 70.0]
+
+
+# --- the model: features, seeds, the GP (issue #14) ---------------------------------------------
+
+
+def test_numeric_table_choices_stay_ordinal_and_names_are_one_hot():
+    from gpunas.spaces.table import TableSpace
+
+    space = TableSpace({
+        "name": "widths", "string": "{width}-{op}",
+        "fields": [{"name": "width", "choices": [8, 16, 24, 32, 40, 48, 56, 64]},
+                   {"name": "op", "choices": ["conv", "pool", "skip"]}],
+    })  # fmt: skip
+    assert space.fields[0].numeric and not space.fields[1].numeric
+    assert space.from_string("16-pool") == [1, 1] and space.describe([7, 2]) == "64-skip"
+    f = Featurizer(space)
+    x = f.transform(np.array([[0, 0], [1, 0], [7, 0], [0, 1], [0, 2]]))
+    assert f.width == 1 + 3  # one ordinal column for the widths, one-hot for the operations
+    # 8 -> 16 channels is a small step, 8 -> 64 the largest; operations are all equally far apart
+    assert np.abs(x[0] - x[1]).sum() < np.abs(x[0] - x[2]).sum()
+    assert np.abs(x[0] - x[3]).sum() == np.abs(x[0] - x[4]).sum() == np.abs(x[3] - x[4]).sum()
+
+
+def test_a_vanished_stage_is_marked_absent_not_smallest(tiny_space):
+    groups = tiny_space.vanishing_groups()
+    assert groups, "the tiny space has a stage that can vanish"
+    name, idx = groups[0]
+    layers = tiny_space.field_index(f"{name}.layers")
+    zero = tiny_space.fields[layers].choices.index(0)
+    present = sobol_vectors(tiny_space, m=6, seed=0)
+    present = present[present[:, layers] != zero][:1].copy()
+    present[:, idx] = 0  # the stage is there with its smallest choices
+    gone = present.copy()
+    gone[:, layers] = zero  # the same vector with the stage vanished
+    f = Featurizer(tiny_space)
+    xp, xg = f.transform(present)[0], f.transform(gone)[0]
+    assert xp[-len(groups)] == 1.0 and xg[-len(groups)] == 0.0  # the explicit presence feature
+    ordinal = [j for j in idx if not P.categorical_fields(tiny_space)[j]]
+    cols = np.cumsum(np.where(P.categorical_fields(tiny_space), tiny_space.sizes, 1)) - 1
+    assert all(xg[cols[j]] == 0.5 and xp[cols[j]] == 0.0 for j in ordinal)
+
+
+def test_no_two_seed_band_round_tuples_share_a_random_stream():
+    # seed + 7919 * band made (7919, s0) and (0, s1) one stream; SeedSequence keeps them apart
+    tuples = [(seed, band, r) for seed in (0, 1, 2, 7919, 15838) for band in range(4) for r in range(3)]
+    draws = {}
+    for t in tuples:
+        rng, gp_seed = P.round_streams(*t)
+        draws[t] = (tuple(rng.integers(0, 2**62, 4)), gp_seed)
+    assert len({d[0] for d in draws.values()}) == len(tuples)
+    assert len({d[1] for d in draws.values()}) == len(tuples)
+    assert draws[(7919, 0, 0)] != draws[(0, 1, 0)]
+    with pytest.raises(ValueError, match="must be >= 0"):
+        P.round_streams(-1, 0, 0)
+
+
+def test_gp_length_scales_grow_with_the_data_and_fits_raise_no_warnings():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 6))
+    y = -(50 + 20 * x[:, 0] + rng.normal(0, 0.3, 60))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning (divide by zero, convergence) fails the test
+        few = P.Surrogate.fitted(x[:4], y[:4], seed=0, restarts=1)
+        many = P.Surrogate.fitted(x, y, seed=0, restarts=1)
+        lied = many.condition(np.vstack([x, x[:3]]), np.append(y, [y.min()] * 3))
+        many.acquisition(x, float(y.min()), "EI", 0.01, 1.96)
+        lied.acquisition(x, float(y.min()), "LCB", 0.01, 1.96)
+    assert not few.fit.ard and len(few.fit.length_scales) == 1  # 4 points: one length scale
+    assert many.fit.ard and len(many.fit.length_scales) == 6  # 10 points per feature: ARD
+    # the relevant feature gets the shortest length scale
+    assert int(np.argmin(many.fit.length_scales)) == 0
+    # liar steps keep the real observations' normalisation
+    assert (lied.mean, lied.scale) == (many.mean, many.scale) == (float(y.mean()), float(y.std()))
+
+
+def test_the_shared_surrogate_learns_from_every_band(tiny_space):
+    vectors = sobol_vectors(tiny_space, m=8, seed=0)
+    res = tiny_space.field_index("resolution")
+    acc = 50 + 15 * vectors[:, res].astype(float)
+    rows = [{"subspace": f"s{i % 2}", "encoding": encode_key(v), "accuracy": a, "status": "complete"}
+            for i, (v, a) in enumerate(zip(vectors[:24], acc[:24], strict=True))]  # fmt: skip
+    hist = pd.DataFrame(rows)
+    members = np.arange(24, 256, 2)  # band s0's untrained members
+    seen = {}
+    for surrogate in ("shared", "band"):
+        cfg = SearchConfig.from_dict({"strategy": "bo", "surrogate": surrogate, "pool": 128})
+        picks, name, info = P.propose_for_band(tiny_space, vectors, members, hist, "s0", round_=1, batch=3,
+                                               cfg=cfg, seed=0)  # fmt: skip
+        assert name == "bo" and set(picks) <= set(members)  # proposals stay inside the band
+        seen[surrogate] = info["trials_seen"]
+    assert seen == {"shared": 24, "band": 12}
+
+
+def test_scikit_learn_pin_excludes_untested_major_versions():
+    # scikit-optimize branches on scikit-learn's major version (0 or 1): a 2.x would break it
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    (req,) = [Requirement(d) for d in deps if Requirement(d).name == "scikit-learn"]
+    tested = "1.9.1"  # envs/search.yaml pins this version; CI runs it
+    assert req.specifier.contains(tested)
+    assert not req.specifier.contains("2.0.0"), (
+        f"{req}: allows scikit-learn 2, which scikit-optimize 0.10 does not know"
+    )
+    assert f"scikit-learn=={tested}" in (root / "envs" / "search.yaml").read_text()

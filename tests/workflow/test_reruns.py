@@ -12,7 +12,7 @@ from .test_search_rules import MINI
 BASE = {
     **MINI,
     "train": {**MINI["train"], "inject_fault": {}},
-    "search": {**MINI["search"], "rounds": 2, "batch": 1},
+    "search": {**MINI["search"], "rounds": 3, "batch": 1},
     "baselines": {**MINI["baselines"], "families": ["resnet"], "phis": [-6, -3]},
 }
 # The documented way to extend a run without redoing anything whose output would not change
@@ -78,9 +78,9 @@ def test_edits_rerun_only_what_changed(workflow):
     assert planned(workflow) == {}
 
     # one more round: only its jobs and what summarises the search; earlier rounds stay
-    edit(workflow, "search", rounds=3)
+    edit(workflow, "search", rounds=4)
     jobs = planned(workflow)
-    assert jobs["train_candidate"] == 2 and jobs["propose_candidates"] == 2  # round 2 of both sub-spaces
+    assert jobs["train_candidate"] == 2 and jobs["propose_candidates"] == 2  # round 3 of both sub-spaces
     assert not {"profile_layers", "check_lut_fidelity", "enumerate_layers", "train_baseline"} & set(jobs)
     workflow.run()
     after = state(res)

@@ -108,7 +108,14 @@ def test_search_end_to_end_with_failures(workflow):
     report = (res / "report.html").read_text()
     for section in REPORT_SECTIONS:
         assert section in report, section
-    for page in ("space.html", "hub_cards.html", "validation.html", "baselines.html", "bo_vs_random.png"):
+    for page in (
+        "space.html",
+        "hub_cards.html",
+        "validation.html",
+        "baselines.html",
+        "search_strategies.png",
+        "proxy_validity.png",
+    ):
         assert page in report, page
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser:  # the report is a JavaScript app: check what a browser renders (navigation)

@@ -34,6 +34,11 @@ class Evaluator(ABC):
                 f"({space.source}) is a {space.kind} space (use evaluator.type {', '.join(map(repr, others))})"
             )
 
+    def candidates(self, space: Space, m: int, seed: int) -> np.ndarray | None:
+        """The candidates of the search (shape (n, dim)) when the evaluator decides them (a table's
+        rows), else None: ``2**m`` Sobol points of the space."""
+        return None
+
     def latency(self, space: Space, vectors: np.ndarray) -> np.ndarray | None:
         """Latency (ms) of ``vectors`` when the evaluator knows it, else None (use the LUT)."""
         return None

@@ -16,6 +16,7 @@ share within +-10%, Kendall tau, Spearman rho; and how noisy the measurements we
 from __future__ import annotations
 
 import logging
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -170,15 +171,19 @@ def plot_report(report: dict[str, Any], path: str) -> None:
     """The scatter of a fidelity report: LUT sum and the applied prediction against measured."""
     rows = report["rows"]
     c = report["correction"]
+    noise = report.get("noise", {})
+    spread = ", ".join(
+        f"{what} median CV {100 * n['median_cv']:.1f}%" for what, n in
+        (("layers", noise.get("layers", {})), ("networks", noise.get("networks", {}))) if n.get("items")
+    )  # fmt: skip
     title = (
         f"{report.get('slug', '')}\nraw LUT sum: MAPE {report['before']['mape_pct']:.1f}%, "
         f"tau {report['before']['kendall_tau']:.2f}; applied ({c['model'] or 'raw sum'}, leave-one-out): "
         f"MAPE {report['after']['mape_pct']:.1f}%, tau {report['after']['kendall_tau']:.2f}"
-        + (
-            "\nNOISY MEASUREMENTS: " + report["noise"]["summary"]
-            if report.get("noise", {}).get("noisy")
-            else ""
-        )
+        + "\n"
+        + textwrap.fill(f"why: {c.get('reason', '')}", 95)
+        + (f"\nrepeat-to-repeat noise: {spread}" if spread else "")
+        + ("\n" + textwrap.fill("NOISY MEASUREMENTS: " + noise["summary"], 95) if noise.get("noisy") else "")
     )
     plot_scatter(
         np.array([r["lut_sum_ms"] for r in rows]), np.array(report["loo_predicted_ms"]),

@@ -2,7 +2,9 @@
 
 The report shows PNGs and HTML pages; the run's JSON/CSV results become readable pages here:
 the search-space summary, the validation and baseline tables (budget breakers in red) and the
-hub cards. ``bo_vs_random`` plots a recorded BO-vs-random benchmark when the config names one.
+hub cards. Recorded benchmarks the config names become figures: the search strategies on
+NAS-Bench-201 (``strategy_figure``) and the proxy's validity against a reference training
+(``proxy_validity_figure``, the accuracy phase's counterpart of the LUT fidelity plot).
 """
 
 from __future__ import annotations
@@ -129,38 +131,93 @@ def hub_page(hub_dirs: list[str], validation: str | Path | None, output: str | P
     atomic_write_text(output, _page("Model hub cards", "".join(parts)))
 
 
-def bo_vs_random(benchmark: str | Path | None, output: str | Path) -> None:
-    """Median best accuracy vs evaluations, BO and random, per budget (from bench_tabular.py)."""
+def _placeholder(output: str | Path, text: str) -> None:
     from gpunas.plotting import pyplot, save_figure
 
-    plt = pyplot()
+    fig, ax = pyplot().subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", wrap=True)
+    save_figure(fig, str(output))
+
+
+def strategy_figure(benchmark: str | Path | None, output: str | Path) -> None:
+    """Median best accuracy vs evaluations per band, per strategy and table, from the JSON of
+    ``benchmarks/bench_tabular.py`` (which draws its own figure with this function)."""
+    from gpunas.plotting import pyplot, save_figure
+
     if not benchmark or not Path(benchmark).exists():
-        fig, ax = plt.subplots(figsize=(6, 2))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "No BO-vs-random comparison recorded (report.strategy_benchmark).", ha="center")
-        save_figure(fig, str(output))
+        _placeholder(output, "No search-strategy benchmark recorded (report.strategy_benchmark).")
         return
     doc = json.loads(Path(benchmark).read_text())
-    budgets = doc["budgets"]
-    fig, axes = plt.subplots(1, len(budgets), figsize=(4 * len(budgets), 3.5), squeeze=False)
-    for ax, b in zip(axes[0], budgets, strict=True):
-        for name, style in (("bo", "-o"), ("random", "--s")):
-            n = sorted(int(k) for k in b[name])
-            ax.plot(n, [b[name][str(k)] for k in n], style, ms=3, label=name)
-        ax.axhline(b["in_budget_best"], c="0.6", lw=1, label="best in budget")
-        ax.set_title(f"< {b['budget_ms']:.3g} ms", fontsize=9)
-        ax.set_xlabel("evaluations")
-    axes[0][0].set_ylabel(f"median best {doc.get('accuracy', 'accuracy')}")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(
-        f"BO vs random: {doc.get('csv')} on {doc.get('device')}, {doc.get('seeds')} seeds", fontsize=10
+    rows = doc["bands"]
+    tables = list(dict.fromkeys(r["table"] for r in rows))
+    bands = list(dict.fromkeys(r["band"] for r in rows))
+    plt = pyplot()
+    fig, axes = plt.subplots(
+        len(tables), len(bands), figsize=(4.2 * len(bands), 3.4 * len(tables)), squeeze=False
     )
+    for row in rows:
+        ax = axes[tables.index(row["table"])][bands.index(row["band"])]
+        for i, name in enumerate(doc["strategies"]):
+            if name in row:
+                curve = row[name]["curve"]
+                ax.plot(range(1, len(curve) + 1), curve, color=f"C{i}", lw=1.5, label=name)
+        ax.axhline(row["band_best"], color="0.6", linestyle=":", label="best in band")
+        ax.axhline(
+            row["random_median_best_at_100"], color="C0", lw=0.8, linestyle="--", label="random after 100"
+        )
+        ax.set_ylim(row["band_best"] - 4, row["band_best"] + 0.5)
+        ax.set_title(f"{row['table']}: {row['band']} {row['lo_ms']:.2f}-{row['hi_ms']:.2f} ms ({row['rows']} rows)",
+                     fontsize=9)  # fmt: skip
+        ax.set_xlabel("evaluations in the band")
+    for r in axes:
+        r[0].set_ylabel(f"median best {doc.get('accuracy', 'accuracy')} (%)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"Search strategies on {doc.get('csv')} ({doc.get('device')}): median over {doc.get('seeds')} seeds, "
+                 f"batch {doc.get('batch')}", fontsize=10)  # fmt: skip
+    save_figure(fig, str(output))
+
+
+def proxy_validity_figure(benchmark: str | Path | None, output: str | Path) -> None:
+    """Proxy vs reference training, from the JSON of ``benchmarks/bench_proxy_validity.py`` (which
+    draws its own figure with this function): accuracy vs latency, and proxy vs reference."""
+    from gpunas.plotting import pyplot, save_figure
+
+    if not benchmark or not Path(benchmark).exists():
+        _placeholder(output, "No proxy-validity benchmark recorded (report.proxy_validity).")
+        return
+    doc = json.loads(Path(benchmark).read_text())
+    runs = pd.DataFrame(doc["runs"])
+    ref_name = doc["reference_schedule"]["name"]
+    mean = runs.groupby(["schedule", "arch"]).agg(top1=("val_top1", "mean"), ms=("predicted_ms", "first"))
+    ref = mean.loc[ref_name].sort_values("ms")
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    axes[0].plot(ref["ms"], ref["top1"], "k-o", lw=2, label=f"{ref_name} (1 seed)")
+    for i, p in enumerate(doc["proxy_schedules"]):
+        stats = doc["summary"]["proxies"][p["name"]]
+        m = mean.loc[p["name"]].reindex(ref.index)
+        lo, hi = stats["kendall_vs_reference_ci95"]
+        label = (f"{p['name']}: tau vs ref {stats['kendall_vs_reference']:.2f} [{lo:.2f}, {hi:.2f}], "
+                 f"seed-to-seed {stats['kendall_seed_to_seed']:.2f}")  # fmt: skip
+        axes[0].plot(ref["ms"], m["top1"], "o--", c=f"C{i}", ms=4, label=label)
+        axes[1].scatter(ref["top1"], m["top1"], c=f"C{i}", s=18, label=p["name"])
+    axes[0].set_xlabel("predicted latency (ms)")
+    axes[0].set_ylabel("validation top-1 (%)")
+    axes[0].set_title(f"accuracy vs latency, {len(ref)} architectures (proxy: mean of 2 seeds)", fontsize=9)
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("reference top-1 (%)")
+    axes[1].set_ylabel("proxy top-1 (%)")
+    axes[1].set_title(
+        "proxy vs reference, per architecture (Kendall tau, 95% bootstrap interval)", fontsize=9
+    )
+    axes[1].legend(fontsize=7)
     save_figure(fig, str(output))
 
 
 def render(
     summary: str, hub_dirs: list[str], validation: str | None, baselines: str | None,
-    strategy_benchmark: str | None, outdir: str | Path,
+    strategy_benchmark: str | None, proxy_validity: str | None, outdir: str | Path,
 ) -> None:  # fmt: skip
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,5 +232,6 @@ def render(
         baselines_page(baselines, out / "baselines.html")
     else:
         atomic_write_text(out / "baselines.html", _page("Search vs hand-designed baselines", not_run))
-    bo_vs_random(strategy_benchmark, out / "bo_vs_random.png")
+    strategy_figure(strategy_benchmark, out / "search_strategies.png")
+    proxy_validity_figure(proxy_validity, out / "proxy_validity.png")
     log.info("report pages written to %s", out)

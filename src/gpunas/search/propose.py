@@ -1,36 +1,50 @@
-"""Proposals inside one latency sub-space: Sobol initial design, then BO or random search.
+"""Proposals inside one latency sub-space: Sobol initial design, then a strategy (BO, trust region,
+random) whose model learns from the trials of every sub-space.
 
-The optimiser has no state of its own: each round it is rebuilt from the history (the trained
-candidates and their accuracies) and the seed, so identical history + seed give identical
-proposals. Bayesian optimisation fits scikit-optimize's Gaussian process on a numeric
-featurisation of the encoding (ordinal fields as their index scaled to [0, 1], categorical
-fields such as NAS-Bench-201 operations one-hot; the loss is minus the accuracy in percent)
-and scores a finite pool of in-band candidates with the acquisition function (EI, LCB or PI),
-which is far cheaper than skopt's own acquisition optimiser in 41 dimensions. A batch is filled
-with the constant-liar rule: after each pick the GP is refitted with the pick's value set to the
-best observed one. Failed trials are never shown to the GP (it would accept a NaN silently and
-break), and no trained candidate is proposed again.
+The optimiser has no state of its own: each round it is rebuilt from the histories (the trained
+candidates and their accuracies) and the seed, so identical histories + seed give identical
+proposals. The accuracy of an architecture does not depend on the latency band it falls in, so by
+default (``search.surrogate: shared``) one surrogate is fitted to the finished trials of *all*
+bands; the proposals are still drawn from the band's own pool of untrained members, so they stay
+inside its budget. ``surrogate: band`` fits each band alone (for comparison).
+
+Features (:class:`Featurizer`): a numeric or binary field is its choice index scaled to [0, 1]
+(ordered: 8 < 16 < 32 channels, in CNN and table spaces alike); a field whose choices are names
+with no order (NAS-Bench-201's operations) is one-hot; where a field is not in effect (the fields
+of a vanished stage) it sits at the middle of its range and an explicit "stage present" feature
+says so, instead of looking like the smallest choice. The loss is minus the accuracy in percent.
+
+Strategies score a finite pool of in-band candidates with the acquisition function
+(:mod:`gpunas.search.surrogate`), which is far cheaper than a continuous acquisition optimiser in
+41 integer dimensions. A batch is filled with the constant-liar rule (Ginsbourger et al., 2010):
+after each pick the surrogate is conditioned on the pick with the best observed loss, keeping its
+hyperparameters and normalisation. Failed trials are never shown to the model, and no trained
+candidate is proposed again. Random streams derive from ``numpy.random.SeedSequence((seed, band,
+round))``, so no two (seed, band, round) share one.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
+import pandas as pd
 
 from gpunas.errors import GpunasError
+from gpunas.search.surrogate import Surrogate
+from gpunas.spaces.base import Space
 
 log = logging.getLogger(__name__)
-_PROPOSERS: dict[str, Callable[..., list[int]]] = {}
+Proposer = Callable[..., tuple[list[int], dict[str, Any]]]
+_PROPOSERS: dict[str, Proposer] = {}
+SURROGATES = ("shared", "band")
 
 
-def register_proposer(name: str) -> Callable[[Callable[..., list[int]]], Callable[..., list[int]]]:
-    def wrap(fn: Callable[..., list[int]]) -> Callable[..., list[int]]:
+def register_proposer(name: str) -> Callable[[Proposer], Proposer]:
+    def wrap(fn: Proposer) -> Proposer:
         _PROPOSERS[name] = fn
         return fn
 
@@ -39,7 +53,10 @@ def register_proposer(name: str) -> Callable[[Callable[..., list[int]]], Callabl
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """The ``search`` config keys that change proposals (see the config schema for each)."""
+
     strategy: str = "bo"
+    surrogate: str = "shared"
     acquisition: str = "EI"
     xi: float = 0.01
     kappa: float = 1.96
@@ -47,14 +64,22 @@ class SearchConfig:
     pool: int = 2048
     min_points: int = 3
     restarts: int = 2
+    ard_points_per_dim: float = 2.0
+    max_fit_points: int = 150
+    trust_fraction: float = 0.05
+    trust_centers: int = 2
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         cfg = cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
         if cfg.strategy not in _PROPOSERS:
             raise GpunasError(f"search.strategy: {cfg.strategy!r} is not one of {sorted(_PROPOSERS)}")
+        if cfg.surrogate not in SURROGATES:
+            raise GpunasError(f"search.surrogate: {cfg.surrogate!r} is not one of {list(SURROGATES)}")
         if cfg.acquisition not in ("EI", "LCB", "PI"):
             raise GpunasError(f"search.acquisition: {cfg.acquisition!r} is not one of ['EI', 'LCB', 'PI']")
+        if not 0 < cfg.trust_fraction <= 1:
+            raise GpunasError(f"search.trust_fraction: {cfg.trust_fraction} is not in (0, 1]")
         return cfg
 
 
@@ -66,73 +91,71 @@ def decode_key(text: str) -> list[int]:
     return [int(v) for v in text.split(",")] if text else []
 
 
-def categorical_fields(space: Any) -> np.ndarray:
-    """Fields whose choices are names with no order (e.g. NAS-Bench-201 operations): one-hot.
-    Numeric fields (kernel, layers, filters, ...) and binary ones stay ordinal."""
-    return np.array(
-        [f.size > 2 and not all(isinstance(c, (int, float)) for c in f.choices) for f in space.fields],
-        dtype=bool,
+def round_streams(seed: int, band: int, round_: int) -> tuple[np.random.Generator, int]:
+    """(generator for picks, integer seed for the GP optimiser) of one band's round.
+
+    Both derive from ``SeedSequence((seed, band, round_))``: distinct tuples give independent
+    streams (unlike ``seed + k * band``, where (k, 0) and (0, 1) coincide).
+    """
+    if min(seed, band, round_) < 0:
+        raise GpunasError(f"seed, band and round must be >= 0, got {(seed, band, round_)}")
+    picks, gp = np.random.SeedSequence([seed, band, round_]).spawn(2)
+    return np.random.default_rng(picks), int(gp.generate_state(1)[0])
+
+
+def categorical_fields(space: Space) -> np.ndarray:
+    """Fields whose choices are names with no order (more than two, not all numbers): one-hot."""
+    return np.array([f.size > 2 and not f.numeric for f in space.fields], dtype=bool)
+
+
+class Featurizer:
+    """Feature rows of a space's vectors: shape (n, width), values in [0, 1] (module docstring)."""
+
+    def __init__(self, space: Space) -> None:
+        self.sizes = np.asarray(space.sizes)
+        self.categorical = categorical_fields(space)
+        self.groups = space.vanishing_groups()
+        self.space = space
+        self.width = int(np.where(self.categorical, self.sizes, 1).sum()) + len(self.groups)
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.int64))
+        if vectors.shape[1] != len(self.sizes):
+            raise GpunasError(
+                f"vectors have {vectors.shape[1]} fields, space {self.space.name!r} has {len(self.sizes)}"
+            )
+        absent = self.space.absent(vectors)
+        cols = []
+        for j, (size, cat) in enumerate(zip(self.sizes, self.categorical, strict=True)):
+            if cat:
+                block = np.eye(size)[vectors[:, j]]
+                block[absent[:, j]] = 0.0
+            else:
+                block = (vectors[:, j : j + 1] / max(size - 1, 1)).astype(np.float64)
+                block[absent[:, j]] = 0.5
+            cols.append(block)
+        for _, idx in self.groups:  # 1 where the group's fields are in effect
+            cols.append((~absent[:, idx].any(axis=1)).astype(np.float64)[:, None])
+        return np.hstack(cols) if cols else np.empty((len(vectors), 0))
+
+
+def _fit(done_x: np.ndarray, done_y: np.ndarray, cfg: SearchConfig, gp_seed: int) -> Surrogate:
+    return Surrogate.fitted(
+        done_x,
+        done_y,
+        seed=gp_seed,
+        restarts=cfg.restarts,
+        ard_points_per_dim=cfg.ard_points_per_dim,
+        max_fit_points=cfg.max_fit_points,
     )
-
-
-def features(vectors: np.ndarray, sizes: np.ndarray, categorical: np.ndarray | None = None) -> np.ndarray:
-    """Ordinal fields as index / (size - 1) in [0, 1]; categorical fields one-hot."""
-    vectors = np.atleast_2d(np.asarray(vectors))
-    sizes = np.asarray(sizes)
-    if categorical is None or not categorical.any():
-        return vectors.astype(np.float64) / np.maximum(sizes - 1, 1)
-    cols = []
-    for j, (size, cat) in enumerate(zip(sizes, categorical, strict=True)):
-        if cat:
-            cols.append(np.eye(size)[vectors[:, j]])
-        else:
-            cols.append((vectors[:, j : j + 1] / max(size - 1, 1)).astype(np.float64))
-    return np.hstack(cols)
-
-
-def fit_gp(x: np.ndarray, y: np.ndarray, seed: int, restarts: int = 2) -> Any:
-    from skopt.learning import GaussianProcessRegressor
-    from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern
-
-    kernel = ConstantKernel(1.0, (0.01, 1000.0)) * Matern(
-        length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.01, 100.0), nu=2.5
-    )
-    gp = GaussianProcessRegressor(
-        kernel=kernel, normalize_y=True, noise="gaussian", n_restarts_optimizer=restarts, random_state=seed
-    )
-    with warnings.catch_warnings():  # length scales at their bounds are expected with few points
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gp.fit(x, y)
-    return gp
-
-
-def refit_fixed(gp: Any, x: np.ndarray, y: np.ndarray) -> Any:
-    """Refit on new data with the hyperparameters of ``gp`` kept (constant-liar steps)."""
-    from skopt.learning import GaussianProcessRegressor
-
-    noise = float(getattr(gp, "noise_", 0.0) or 0.0)
-    fixed = GaussianProcessRegressor(
-        kernel=gp.kernel_, optimizer=None, normalize_y=True, alpha=max(noise, 1e-10)
-    )
-    fixed.fit(x, y)
-    return fixed
-
-
-def acquisition(gp: Any, x: np.ndarray, y_best: float, cfg: SearchConfig) -> np.ndarray:
-    """Higher is better. The GP models the loss (minus accuracy), as skopt minimises."""
-    from skopt.acquisition import gaussian_ei, gaussian_lcb, gaussian_pi
-
-    if cfg.acquisition == "EI":
-        return gaussian_ei(x, gp, y_opt=y_best, xi=cfg.xi)
-    if cfg.acquisition == "PI":
-        return gaussian_pi(x, gp, y_opt=y_best, xi=cfg.xi)
-    return -gaussian_lcb(x, gp, kappa=cfg.kappa)
 
 
 @register_proposer("random")
-def propose_random(available: np.ndarray, n: int, *, rng: np.random.Generator, **_: Any) -> list[int]:
+def propose_random(
+    available: np.ndarray, n: int, *, rng: np.random.Generator, **_: Any
+) -> tuple[list[int], dict[str, Any]]:
     """Uniformly random members of the pool (the baseline)."""
-    return rng.choice(available, size=min(n, len(available)), replace=False).tolist()
+    return rng.choice(available, size=min(n, len(available)), replace=False).tolist(), {}
 
 
 @register_proposer("bo")
@@ -145,67 +168,150 @@ def propose_bo(
     done_x: np.ndarray,
     done_y: np.ndarray,
     cfg: SearchConfig,
-    seed: int,
-) -> list[int]:
-    """GP + acquisition over (a random subset of) the pool, batch by constant liar."""
+    gp_seed: int,
+    **_: Any,
+) -> tuple[list[int], dict[str, Any]]:
+    """GP + acquisition over (a random subset of) ``available``, batch by constant liar."""
     if len(done_y) < cfg.min_points:
         log.info("only %d successful trials (< %d): random proposals this round", len(done_y), cfg.min_points)
-        return propose_random(available, n, rng=rng)
+        return propose_random(available, n, rng=rng)[0], {"fallback": "random (too few trials)"}
     scored = available if len(available) <= cfg.pool else rng.choice(available, size=cfg.pool, replace=False)
     scored = np.sort(scored)
-    x_train, y_train = done_x.copy(), done_y.copy()
-    lie = float(y_train.min())
+    candidates = pool_x[scored]
+    model = _fit(done_x, done_y, cfg, gp_seed)
+    best = float(done_y.min())  # the lie: the best observed loss
+    x_train, y_train = done_x, done_y
     picks: list[int] = []
     mask = np.ones(len(scored), dtype=bool)
-    gp = fit_gp(x_train, y_train, seed, cfg.restarts)
     for i in range(min(n, len(scored))):
-        if i:  # hyperparameters from the real data; the lies only move the posterior
-            gp = refit_fixed(gp, x_train, y_train)
-        score = acquisition(gp, pool_x[scored], float(y_train.min()), cfg)
+        if i:  # hyperparameters and normalisation from the real data; the lies only move the posterior
+            model = model.condition(x_train, y_train)
+        score = model.acquisition(candidates, best, cfg.acquisition, cfg.xi, cfg.kappa)
         score[~mask] = -np.inf
-        best = int(np.argmax(score))
-        mask[best] = False
-        picks.append(int(scored[best]))
-        x_train = np.vstack([x_train, pool_x[scored[best]]])
-        y_train = np.append(y_train, lie)
-    return picks
+        k = int(np.argmax(score))
+        mask[k] = False
+        picks.append(int(scored[k]))
+        x_train = np.vstack([x_train, candidates[k]])
+        y_train = np.append(y_train, best)
+    return picks, {"surrogate": model.fit.as_dict(), "scored": len(scored)}
+
+
+@register_proposer("trust_region")
+def propose_trust_region(
+    available: np.ndarray,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    pool_x: np.ndarray,
+    done_x: np.ndarray,
+    done_y: np.ndarray,
+    cfg: SearchConfig,
+    gp_seed: int,
+    done_own: np.ndarray | None = None,
+) -> tuple[list[int], dict[str, Any]]:
+    """BO restricted to the region around the best trials (after TuRBO, Eriksson et al., 2019).
+
+    The region is the ``trust_fraction`` of ``available`` nearest (L1 distance of the features) to
+    any of the ``trust_centers`` best trials overall or of the band's own (``done_own`` marks
+    them), at least ``4 n`` candidates; the GP is fitted to all trials. Stateless: the region follows from
+    the history alone.
+    """
+    if len(done_y) < cfg.min_points:
+        return propose_bo(available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg,
+                          gp_seed=gp_seed)  # fmt: skip
+    # the best trials overall (what is good transfers across bands) and the band's own best
+    own = done_own if done_own is not None else np.zeros(len(done_y), dtype=bool)
+    top = np.argsort(done_y, kind="stable")[: cfg.trust_centers]
+    top_own = np.flatnonzero(own)[np.argsort(done_y[own], kind="stable")[: cfg.trust_centers]]
+    centers = done_x[np.union1d(top, top_own)]
+    dist = np.abs(pool_x[available][:, None, :] - centers[None, :, :]).sum(axis=2).min(axis=1)
+    keep = min(len(available), max(4 * n, int(np.ceil(cfg.trust_fraction * len(available)))))
+    region = np.sort(available[np.argsort(dist, kind="stable")[:keep]])
+    picks, info = propose_bo(region, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg,
+                             gp_seed=gp_seed)  # fmt: skip
+    return picks, info | {"trust_region": keep}
 
 
 def propose(
     pool_vectors: np.ndarray,
-    sizes: np.ndarray,
+    featurizer: Featurizer,
     history_keys: list[str],
     history_scores: np.ndarray,
     history_ok: np.ndarray,
     *,
     n: int,
     round_: int,
+    band: int,
     cfg: SearchConfig,
     seed: int,
-    categorical: np.ndarray | None = None,
-) -> tuple[list[int], str]:
-    """Row indices into ``pool_vectors`` for the next ``n`` trials, and the proposer's name.
+    history_own: np.ndarray | None = None,
+) -> tuple[list[int], str, dict[str, Any]]:
+    """Row indices into ``pool_vectors`` (shape (m, dim), Sobol order) for the next ``n`` trials,
+    the proposer's name and what it fitted.
 
-    ``history_*`` describe every trained candidate (key = comma-joined encoding, score =
-    accuracy, ok = trial succeeded). Pool rows are assumed to be in Sobol order.
+    ``history_*`` describe every trial the model may learn from (key = comma-joined encoding,
+    score = accuracy in percent, ok = the trial succeeded, own = the trial is from this band;
+    all by default); none of them is proposed again.
     """
-    rng = np.random.default_rng([seed, round_])
+    rng, gp_seed = round_streams(seed, band, round_)
     keys = np.array([encode_key(v) for v in pool_vectors])
     trained = set(history_keys)
     available = np.flatnonzero([k not in trained for k in keys])
     if len(available) == 0:
-        return [], "exhausted"
+        return [], "exhausted", {}
     if round_ < cfg.init_rounds:
-        return available[:n].tolist(), "sobol"
-    pool_x = features(pool_vectors, sizes, categorical)
-    ok = np.asarray(history_ok, dtype=bool) & np.isfinite(np.asarray(history_scores, dtype=float))
-    done_vectors = np.array([decode_key(k) for k, good in zip(history_keys, ok, strict=True) if good])
-    done_x = (
-        features(done_vectors, sizes, categorical) if len(done_vectors) else np.empty((0, pool_x.shape[1]))
+        return available[:n].tolist(), "sobol", {}
+    pool_x = featurizer.transform(pool_vectors)
+    scores = np.asarray(history_scores, dtype=float)
+    ok = np.asarray(history_ok, dtype=bool) & np.isfinite(scores)
+    done = [decode_key(k) for k, good in zip(history_keys, ok, strict=True) if good]
+    done_x = featurizer.transform(np.array(done)) if done else np.empty((0, featurizer.width))
+    done_y = -scores[ok]  # percent: xi and kappa are in accuracy points
+    own = np.ones(len(scores), dtype=bool) if history_own is None else np.asarray(history_own, dtype=bool)
+    picks, info = _PROPOSERS[cfg.strategy](
+        available,
+        n,
+        rng=rng,
+        pool_x=pool_x,
+        done_x=done_x,
+        done_y=done_y,
+        cfg=cfg,
+        gp_seed=gp_seed,
+        done_own=own[ok],
     )
-    done_y = -np.asarray(history_scores, dtype=float)[ok]  # percent: xi and kappa are in accuracy points
-    fn = _PROPOSERS[cfg.strategy]
-    picks = fn(
-        available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg, seed=seed + round_
+    return picks, cfg.strategy, info | {"trials_seen": int(ok.sum())}
+
+
+def propose_for_band(
+    space: Space,
+    vectors: np.ndarray,
+    members: np.ndarray,
+    histories: pd.DataFrame,
+    band: str,
+    *,
+    round_: int,
+    batch: int,
+    cfg: SearchConfig,
+    seed: int,
+) -> tuple[np.ndarray, str, dict[str, Any]]:
+    """One round of one band: rows of ``vectors`` (from the band's ``members``) to train next.
+
+    ``histories`` holds the trials so far of every band (history table columns ``subspace``,
+    ``encoding``, ``accuracy``, ``status``); with ``surrogate: band`` only ``band``'s are used.
+    The workflow's ``propose_candidates`` and ``benchmarks/bench_tabular.py`` both call this.
+    """
+    used = histories if cfg.surrogate == "shared" else histories[histories["subspace"] == band]
+    picks, proposer, info = propose(
+        vectors[members],
+        Featurizer(space),
+        used["encoding"].tolist(),
+        used["accuracy"].to_numpy(dtype=float),
+        (used["status"] == "complete").to_numpy(),
+        n=batch,
+        round_=round_,
+        band=int(band.removeprefix("s")),
+        cfg=cfg,
+        seed=seed,
+        history_own=(used["subspace"] == band).to_numpy(),
     )
-    return picks, cfg.strategy
+    return np.asarray(members)[picks].astype(np.int64), proposer, info

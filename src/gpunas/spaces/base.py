@@ -68,6 +68,14 @@ class Space(ABC):
     def describe(self, vector: Any) -> str:
         """The readable form of a vector (an arch string, a table key)."""
 
+    def vanishing_groups(self) -> list[tuple[str, list[int]]]:
+        """Groups of fields that can be absent together (name, field indices); none by default."""
+        return []
+
+    def absent(self, vectors: np.ndarray) -> np.ndarray:
+        """Boolean array of the shape of ``vectors`` (n, dim): True where a field is not in effect."""
+        return np.zeros(np.shape(np.atleast_2d(vectors)), dtype=bool)
+
     def canonicalize(self, vectors: np.ndarray) -> np.ndarray:
         """The canonical form of each row (one vector per distinct candidate)."""
         return np.array(vectors, copy=True)

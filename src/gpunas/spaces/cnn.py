@@ -294,19 +294,36 @@ class SearchSpace(Space):
                 vec.append(0)
         return vec
 
+    def vanishing_groups(self) -> list[tuple[str, list[int]]]:
+        """For each stage that can vanish (0 among its layers): its other encoded fields."""
+        groups = []
+        for i, st in enumerate(self.stages):
+            if 0 in st["layers"] and f"stage{i}.layers" in self._index:
+                idx = [
+                    self._index[f"stage{i}.{k}"]
+                    for k in STAGE_FIELDS
+                    if k != "layers" and f"stage{i}.{k}" in self._index
+                ]
+                groups.append((f"stage{i}", idx))  # fmt: skip
+        return groups
+
+    def _vanished(self, vectors: np.ndarray, stage: int) -> np.ndarray:
+        lname = f"stage{stage}.layers"
+        zero_idx = self.fields[self._index[lname]].choices.index(0)
+        return np.asarray(vectors)[:, self._index[lname]] == zero_idx
+
+    def absent(self, vectors: np.ndarray) -> np.ndarray:
+        """True for the fields of vanished stages (they carry no information)."""
+        vectors = np.atleast_2d(vectors)
+        out = np.zeros(vectors.shape, dtype=bool)
+        for name, idx in self.vanishing_groups():
+            out[np.ix_(self._vanished(vectors, int(name.removeprefix("stage"))), idx)] = True
+        return out
+
     def canonicalize(self, vectors: np.ndarray) -> np.ndarray:
         """Vectorised: set the fields of vanished stages to index 0 (rows of a 2-D array)."""
         out = np.array(vectors, copy=True)
-        for i, st in enumerate(self.stages):
-            lname = f"stage{i}.layers"
-            if 0 not in st["layers"] or lname not in self._index:
-                continue
-            zero_idx = self.fields[self._index[lname]].choices.index(0)
-            gone = out[:, self._index[lname]] == zero_idx
-            for k in STAGE_FIELDS:
-                name = f"stage{i}.{k}"
-                if k != "layers" and name in self._index:
-                    out[gone, self._index[name]] = 0
+        out[self.absent(out)] = 0
         return out
 
     @property

@@ -31,7 +31,13 @@ class TableSpace(Space):
         for i, f in enumerate(data["fields"]):
             if not isinstance(f, dict) or "name" not in f or not f.get("choices"):
                 raise GpunasError(f"{source}: fields[{i}] needs a name and a non-empty choice list")
-            fields.append(Field(str(f["name"]), tuple(str(c) for c in f["choices"])))
+            choices = tuple(f["choices"])
+            if any(isinstance(c, bool) or not isinstance(c, (str, int, float)) for c in choices):
+                raise GpunasError(f"{source}: fields[{i}] ({f['name']}): choices must be strings or numbers")
+            if len({str(c) for c in choices}) != len(choices):
+                raise GpunasError(f"{source}: fields[{i}] ({f['name']}): choices repeat")
+            # numbers stay numbers: the search treats them as ordered (8 < 16 < 32 channels)
+            fields.append(Field(str(f["name"]), choices))
         self.fields = tuple(fields)
         self.template: str = data["string"]
         names = set(re.findall(r"{(\w+)}", self.template))
@@ -58,12 +64,15 @@ class TableSpace(Space):
         m = self._pattern.match(text)
         if m is None:
             raise GpunasError(f"{text!r} does not match the template of space {self.name!r}")
-        try:
-            return [f.choices.index(m.group(f.name)) for f in self.fields]
-        except ValueError:
-            raise GpunasError(
-                f"{text!r}: an operation is not among the choices of space {self.name!r}"
-            ) from None
+        out = []
+        for f in self.fields:
+            rendered = [str(c) for c in f.choices]
+            if m.group(f.name) not in rendered:
+                raise GpunasError(
+                    f"{text!r}: {f.name} = {m.group(f.name)!r} is not among the choices of space {self.name!r}"
+                )
+            out.append(rendered.index(m.group(f.name)))
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "table", "dim": self.dim, "cardinality": self.cardinality(),

@@ -31,13 +31,23 @@ from gpunas.tables import read_table, write_table
 log = logging.getLogger(__name__)
 
 
-def sample_sobol(space: str, m: int, seed: int, output: str | Path) -> None:
-    """2^m scrambled, seeded Sobol candidates of ``space`` (canonical vectors)."""
+def sample_sobol(
+    space: str, m: int, seed: int, output: str | Path, evaluator: dict[str, Any] | None = None
+) -> None:
+    """2^m scrambled, seeded Sobol candidates of ``space`` (canonical vectors), or the rows of the
+    evaluator's table in Sobol order (a table may cover only part of the space)."""
     sp = load_space(space)
-    vectors = sobol_vectors(sp, m=m, seed=seed)
-    write_samples(sp, vectors, {}, {"m": m, "seed": seed, "sampler": "sobol-scrambled"}, output)
+    ev = create_evaluator(evaluator or {"type": "train"})
+    ev.check_space(sp)
+    vectors = ev.candidates(sp, m, seed)
+    if vectors is None:
+        vectors = sobol_vectors(sp, m=m, seed=seed)
+        source = "sobol-scrambled"
+    else:
+        source = f"table rows in sobol order ({len(vectors)} of {ev.cfg.get('csv')})"
+    write_samples(sp, vectors, {}, {"m": m, "seed": seed, "sampler": source}, output)
     log.info(
-        "sampled 2^%d = %d candidates of space %s (seed %d) -> %s", m, len(vectors), sp.name, seed, output
+        "sampled %d candidates of space %s (seed %d, %s) -> %s", len(vectors), sp.name, seed, source, output
     )
 
 

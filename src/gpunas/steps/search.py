@@ -15,7 +15,7 @@ from gpunas.evaluators import create_evaluator
 from gpunas.io import atomic_path, atomic_write_json
 from gpunas.latency.partition import read_subspace
 from gpunas.search.history import HISTORY_COLUMNS, read_history
-from gpunas.search.propose import SearchConfig, categorical_fields, encode_key, propose
+from gpunas.search.propose import SearchConfig, encode_key, propose_for_band
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples
 from gpunas.tables import write_table
@@ -30,36 +30,28 @@ def propose_candidates(
     subspaces: str | Path,
     subspace: str,
     round_: int,
-    history: str | Path | None,
+    histories: list[str],
     batch: int,
     search: dict[str, Any],
     seed: int,
     output: str | Path,
 ) -> dict[str, Any]:
-    """B proposals for one round of one sub-space, from its members and the history so far."""
+    """B proposals for one round of one sub-space, from its members and the histories so far
+    (every band's previous round with ``search.surrogate: shared``, the band's own otherwise)."""
     sp = load_space(space)
     df, vectors, _ = read_samples(sp, samples)
     sub = read_subspace(subspaces, subspace)
     members = np.asarray(sub["members"], dtype=np.int64)
-    hist = read_history(history)
+    tables = [read_history(h) for h in histories]
+    hist = pd.concat(tables, ignore_index=True) if tables else read_history(None)
     cfg = SearchConfig.from_dict(search)
-    sub_seed = seed + 7919 * int(subspace.lstrip("s"))
-    picks, proposer = propose(
-        vectors[members],
-        sp.sizes,
-        hist["encoding"].tolist(),
-        hist["accuracy"].to_numpy(dtype=float),
-        (hist["status"] == "complete").to_numpy(),
-        n=batch,
-        round_=round_,
-        cfg=cfg,
-        seed=sub_seed,
-        categorical=categorical_fields(sp),
+    rows, proposer, info = propose_for_band(
+        sp, vectors, members, hist, subspace, round_=round_, batch=batch, cfg=cfg, seed=seed
     )
     slots = []
     for slot in range(batch):
-        if slot < len(picks):
-            row = int(members[picks[slot]])
+        if slot < len(rows):
+            row = int(rows[slot])
             vec = vectors[row]
             slots.append(
                 {
@@ -75,10 +67,12 @@ def propose_candidates(
         else:
             why = "sub-space is empty" if sub["empty"] else "no untrained candidate left in the sub-space"
             slots.append({"slot": slot, "skip": True, "reason": why, "proposer": proposer})
-    doc = {"subspace": subspace, "round": round_, "strategy": cfg.strategy, "seed": sub_seed,
-           "band_ms": [sub["lo_ms"], sub["hi_ms"]], "slots": slots}  # fmt: skip
+    doc = {"subspace": subspace, "round": round_, "strategy": cfg.strategy, "surrogate": cfg.surrogate,
+           "seed": [seed, int(subspace.removeprefix("s")), round_], "band_ms": [sub["lo_ms"], sub["hi_ms"]],
+           "model": info, "slots": slots}  # fmt: skip
     atomic_write_json(output, doc)
-    log.info("%s round %d: %d proposals (%s)", subspace, round_, len(picks), proposer)
+    log.info("%s round %d: %d proposals (%s, learning from %d trials)", subspace, round_, len(rows), proposer,
+             info.get("trials_seen", 0))  # fmt: skip
     return doc
 
 

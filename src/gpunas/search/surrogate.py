@@ -1,0 +1,168 @@
+"""The surrogate model of the search: a Gaussian process from scikit-optimize, behind one class.
+
+This is the only module that imports scikit-optimize (and, through it, scikit-learn's GP), so the
+rest of the search is independent of their versions. scikit-optimize is archived upstream and
+branches on scikit-learn's major version; ``pyproject.toml`` pins scikit-learn below the next
+major version (``tests/unit/test_search.py`` checks the pin).
+
+The model (Rasmussen & Williams, *Gaussian Processes for Machine Learning*, 2006, ch. 2 and 5):
+
+- targets are normalised once, by the mean and standard deviation of the *real* observations;
+  constant-liar steps (:meth:`Surrogate.condition`) add fantasised points in the same units and
+  keep the fitted hyperparameters, so a lie moves the posterior but not the scale;
+- kernel ``C * Matern(nu=2.5) + White``: one length scale for all features while there are fewer
+  than ``ard_points_per_dim`` observations per feature, then one per feature (ARD), so the number
+  of fitted hyperparameters grows with the data instead of 41 length scales fitted to 4 points;
+  the white-noise term stays in the kernel (no zero-noise refits);
+- acquisition functions are scikit-optimize's (EI, PI, LCB) on the loss (minus accuracy), with
+  ``xi`` given in accuracy points and converted to the normalised units.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SurrogateFit:
+    """What was fitted: for the proposals file and the log."""
+
+    points: int
+    features: int
+    fitted_on: int
+    ard: bool
+    length_scales: tuple[float, ...]
+    amplitude: float
+    noise: float
+    at_bounds: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        ls = np.asarray(self.length_scales)
+        return {"points": self.points, "fitted_on": self.fitted_on, "features": self.features,
+                "kernel": "ard" if self.ard else "isotropic",
+                "length_scale_min": float(ls.min()), "length_scale_max": float(ls.max()),
+                "amplitude": self.amplitude, "noise": self.noise, "at_bounds": self.at_bounds}  # fmt: skip
+
+
+LENGTH_SCALE_BOUNDS = (0.01, 100.0)
+AMPLITUDE_BOUNDS = (0.01, 100.0)
+NOISE_BOUNDS = (1e-6, 1.0)
+
+
+class Surrogate:
+    """A GP over feature rows ``x`` (shape (n, d), values in [0, 1]) of the losses ``y`` (shape (n,)).
+
+    Raises ``ValueError`` for mismatched shapes or non-finite targets.
+    """
+
+    def __init__(self, gp: Any, mean: float, scale: float, fit: SurrogateFit) -> None:
+        self.gp, self.mean, self.scale, self.fit = gp, mean, scale, fit
+
+    @classmethod
+    def fitted(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        seed: int,
+        restarts: int = 2,
+        ard_points_per_dim: float = 2.0,
+        max_fit_points: int = 0,
+    ) -> Surrogate:
+        """Fit kernel hyperparameters by maximum marginal likelihood (``restarts`` extra starts).
+
+        With more than ``max_fit_points`` observations (> 0), the hyperparameters are fitted to a
+        seeded subset of that size (the best quarter always in it), and the model is then
+        conditioned on all observations: the fit's cost stops growing with the history.
+        """
+        x, y = _check(x, y)
+        mean, scale = float(y.mean()), float(y.std())
+        scale = scale if scale > 0 else 1.0
+        if 0 < max_fit_points < len(y):
+            best = np.argsort(y, kind="stable")[: max_fit_points // 4]
+            rest = np.setdiff1d(np.arange(len(y)), best)
+            pick = np.random.default_rng(seed).choice(rest, max_fit_points - len(best), replace=False)
+            sub = np.sort(np.concatenate([best, pick]))
+            model = cls._fit(x[sub], y[sub], mean, scale, seed, restarts, ard_points_per_dim, len(y))
+            return model.condition(x, y)
+        return cls._fit(x, y, mean, scale, seed, restarts, ard_points_per_dim, len(y))
+
+    @classmethod
+    def _fit(
+        cls, x: np.ndarray, y: np.ndarray, mean: float, scale: float, seed: int, restarts: int,
+        ard_points_per_dim: float, points: int,
+    ) -> Surrogate:  # fmt: skip
+        from sklearn.exceptions import ConvergenceWarning
+        from skopt.learning import GaussianProcessRegressor
+        from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        ard = len(y) >= ard_points_per_dim * x.shape[1]
+        kernel = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * Matern(
+            length_scale=np.ones(x.shape[1]) if ard else 1.0, length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=2.5
+        ) + WhiteKernel(0.01, NOISE_BOUNDS)
+        gp = GaussianProcessRegressor(
+            kernel=kernel, normalize_y=False, noise=None, n_restarts_optimizer=restarts, random_state=seed
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            gp.fit(x, (y - mean) / scale)
+        at_bounds = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        for w in caught:  # anything else is a real problem: raise it again, visibly
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        params = gp.kernel_.get_params()
+        fit = SurrogateFit(
+            points=points, features=x.shape[1], ard=ard, fitted_on=len(y),
+            length_scales=tuple(np.atleast_1d(params["k1__k2__length_scale"]).tolist()),
+            amplitude=float(params["k1__k1__constant_value"]), noise=float(params["k2__noise_level"]),
+            at_bounds=at_bounds,
+        )  # fmt: skip
+        if at_bounds:  # expected with few points: a hyperparameter sits at its bound
+            log.debug("GP fit on %d points: a hyperparameter is at its bound (%s)", len(y), fit.as_dict())
+        return cls(gp, mean, scale, fit)
+
+    def condition(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
+        """The same kernel (hyperparameters kept, targets in the real observations' units) on new data."""
+        from skopt.learning import GaussianProcessRegressor
+
+        x, y = _check(x, y)
+        gp = GaussianProcessRegressor(kernel=self.gp.kernel_, optimizer=None, normalize_y=False, noise=None)
+        gp.fit(x, (y - self.mean) / self.scale)
+        return Surrogate(gp, self.mean, self.scale, self.fit)
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the loss at ``x``, in the targets' units."""
+        mu, std = self.gp.predict(np.asarray(x, dtype=np.float64), return_std=True)
+        return mu * self.scale + self.mean, std * self.scale
+
+    def acquisition(self, x: np.ndarray, y_best: float, kind: str, xi: float, kappa: float) -> np.ndarray:
+        """Acquisition value of each row of ``x`` (higher is better); ``y_best``, ``xi`` in loss units."""
+        from skopt.acquisition import gaussian_ei, gaussian_lcb, gaussian_pi
+
+        x = np.asarray(x, dtype=np.float64)
+        best = (y_best - self.mean) / self.scale
+        if kind == "EI":
+            return gaussian_ei(x, self.gp, y_opt=best, xi=xi / self.scale)
+        if kind == "PI":
+            return gaussian_pi(x, self.gp, y_opt=best, xi=xi / self.scale)
+        if kind == "LCB":
+            return -gaussian_lcb(x, self.gp, kappa=kappa)
+        raise ValueError(f"acquisition {kind!r} is not one of ['EI', 'LCB', 'PI']")
+
+
+def _check(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(y) == 0:
+        raise ValueError(
+            f"surrogate needs x of shape (n, d) and y of shape (n,), n > 0; got {x.shape}, {y.shape}"
+        )
+    if not np.isfinite(y).all():
+        raise ValueError("surrogate targets must be finite (failed trials are left out)")
+    return x, y
