@@ -38,7 +38,7 @@ import yaml
 from scipy import stats
 
 from gpunas.datasets.prepared import prepare
-from gpunas.plotting import pyplot, save_figure
+from gpunas.report.pages import proxy_validity_figure
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples
 from gpunas.training.trial import TrainingJob, run_training_job
@@ -138,31 +138,10 @@ def summarise(archs: list[dict[str, Any]], done: dict[str, dict[str, Any]], prox
             "spearman_vs_latency": rho(mean, lat), "spearman_vs_latency_ci95": boot_ci(rho, mean, lat),
             "mean_top1": float(np.mean(mean)), "seed_abs_diff_median": float(np.median(np.abs(s0 - s1))),
             "median_train_s": float(np.median(walls)), "images_x_epochs": p["train_images"] * p["train"]["epochs"],
+            "reference_over_proxy": reference["train_images"] * reference["train"]["epochs"]
+            / (p["train_images"] * p["train"]["epochs"]),
         }  # fmt: skip
     return out
-
-
-def plot(archs: list[dict[str, Any]], done: dict[str, dict[str, Any]], proxies: list[dict[str, Any]],
-         reference: dict[str, Any], summary: dict[str, Any], path: Path) -> None:  # fmt: skip
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    lat = [a["predicted_ms"] for a in archs]
-    ref = [done[key(a["arch"], reference, 0)]["val_top1"] for a in archs]
-    axes[0].plot(lat, ref, "k-o", lw=2, label=f"reference ({reference['name']})")
-    for i, p in enumerate(proxies):
-        m = [np.mean([done[key(a["arch"], p, s)]["val_top1"] for s in (0, 1)]) for a in archs]
-        t = summary["proxies"][p["name"]]["kendall_vs_reference"]
-        axes[0].plot(lat, m, "o--", c=f"C{i}", label=f"{p['name']} (tau vs ref {t:.2f})")
-        axes[1].scatter(ref, m, c=f"C{i}", s=18, label=p["name"])
-    axes[0].set_xlabel("predicted latency (ms)")
-    axes[0].set_ylabel("validation top-1 (%)")
-    axes[0].set_title("accuracy vs latency (proxy: mean of 2 seeds)", fontsize=9)
-    axes[0].legend(fontsize=7)
-    axes[1].set_xlabel("reference top-1 (%)")
-    axes[1].set_ylabel("proxy top-1 (%)")
-    axes[1].set_title("proxy vs reference, per architecture", fontsize=9)
-    axes[1].legend(fontsize=7)
-    save_figure(fig, path)
 
 
 def main() -> None:
@@ -206,7 +185,7 @@ def main() -> None:
         "wall_s_this_invocation": time.perf_counter() - started,
     }  # fmt: skip
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    plot(archs, done, proxies, reference, summary, args.out.with_suffix(".png"))
+    proxy_validity_figure(args.out, args.out.with_suffix(".png"))
     print(json.dumps(summary, indent=2))
 
 

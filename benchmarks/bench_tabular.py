@@ -20,6 +20,7 @@ Writes benchmarks/results/tabular.json and tabular.png.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import tempfile
@@ -79,6 +80,13 @@ def run(job: dict) -> dict:
             "seconds": time.perf_counter() - t0}  # fmt: skip
 
 
+def _key(job: dict) -> str:
+    """A run's identity: everything that changes its result (the sparse table by its content)."""
+    ident = {k: v for k, v in job.items() if k != "csv"}
+    ident["rows"] = hashlib.sha256(Path(job["csv"]).read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def summarise(runs: list[dict], n: int) -> list[dict]:
     out = []
     for table in dict.fromkeys(r["table"] for r in runs):
@@ -121,6 +129,11 @@ def main() -> None:
     p.add_argument("--tables", default="whole,sparse", help="whole, sparse or both")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tabular.json"))
+    p.add_argument(
+        "--cache",
+        default=str(ROOT / "benchmarks" / "results" / "tabular_runs.jsonl"),
+        help="finished runs (a rerun skips them; delete it after changing the search code)",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     log.setLevel(logging.INFO)
@@ -135,17 +148,28 @@ def main() -> None:
         sparse.write_text(lines[0] + "".join(lines[1 + i] for i in keep))
         tables = {"whole": args.csv, f"sparse {int(100 * args.sparse)}%": str(sparse)}
         tables = {t: c for t, c in tables.items() if t.split()[0] in args.tables.split(",")}
-        search = {"init_rounds": args.init_rounds, "restarts": args.restarts, "pool": 4096}
+        search = {"init_rounds": args.init_rounds, "restarts": args.restarts}
         jobs = [{"table": t, "csv": csv, "strategy": s, "seed": seed, "n": args.n, "batch": args.batch,
                  "quantiles": [float(q) for q in args.quantiles.split(",")], "search": search,
                  "accuracy": args.accuracy, "latency": f"latency_ms_{args.device}"}
                 for t, csv in tables.items() for s in args.strategies.split(",") for seed in range(args.seeds)]  # fmt: skip
-        runs = []
+        cache = Path(args.cache)
+        done = {}
+        if cache.exists():
+            for line in cache.read_text().splitlines():
+                rec = json.loads(line)
+                done[rec["key"]] = rec["run"]
+        keyed = {_key(j): j for j in jobs}
+        todo = [j for k, j in keyed.items() if k not in done]
+        log.info("%d runs, %d cached in %s, %d to run", len(jobs), len(jobs) - len(todo), cache, len(todo))
         with ProcessPoolExecutor(args.workers) as pool:
-            for i, r in enumerate(pool.map(run, jobs), 1):
-                runs.append(r)
-                log.info("%d/%d %s %s seed %d: %.0f s, best %s", i, len(jobs), r["table"], r["strategy"], r["seed"],
+            for i, (j, r) in enumerate(zip(todo, pool.map(run, todo), strict=True), 1):
+                with cache.open("a") as f:
+                    f.write(json.dumps({"key": _key(j), "run": r}) + "\n")
+                done[_key(j)] = r
+                log.info("%d/%d %s %s seed %d: %.0f s, best %s", i, len(todo), r["table"], r["strategy"], r["seed"],
                          r["seconds"], {b: round(c[-1], 2) for b, c in r["curves"].items()})  # fmt: skip
+        runs = [done[k] for k in keyed]
     summary = summarise(runs, args.n)
     for row in summary:
         log.info("%s %s (%d rows, best %.2f): random@100 %.2f; %s", row["table"], row["band"], row["rows"],

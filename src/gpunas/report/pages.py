@@ -149,6 +149,12 @@ def strategy_figure(benchmark: str | Path | None, output: str | Path) -> None:
         _placeholder(output, "No search-strategy benchmark recorded (report.strategy_benchmark).")
         return
     doc = json.loads(Path(benchmark).read_text())
+    if "bands" not in doc or "strategies" not in doc:
+        log.warning(
+            "%s: not a result of the current benchmarks/bench_tabular.py (no 'bands'): not plotted", benchmark
+        )
+        _placeholder(output, f"{benchmark}: an older format; re-run benchmarks/bench_tabular.py.")
+        return
     rows = doc["bands"]
     tables = list(dict.fromkeys(r["table"] for r in rows))
     bands = list(dict.fromkeys(r["band"] for r in rows))
@@ -187,6 +193,12 @@ def proxy_validity_figure(benchmark: str | Path | None, output: str | Path) -> N
         _placeholder(output, "No proxy-validity benchmark recorded (report.proxy_validity).")
         return
     doc = json.loads(Path(benchmark).read_text())
+    if not {"runs", "summary", "reference_schedule", "proxy_schedules"} <= set(doc):
+        log.warning("%s: not a result of benchmarks/bench_proxy_validity.py: not plotted", benchmark)
+        _placeholder(
+            output, f"{benchmark}: not a proxy-validity result; re-run benchmarks/bench_proxy_validity.py."
+        )
+        return
     runs = pd.DataFrame(doc["runs"])
     ref_name = doc["reference_schedule"]["name"]
     mean = runs.groupby(["schedule", "arch"]).agg(top1=("val_top1", "mean"), ms=("predicted_ms", "first"))
