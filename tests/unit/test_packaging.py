@@ -1,5 +1,6 @@
 """gpunas as a plain (non-editable) install: spaces, schemas and NVIDIA's released files are package data."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,9 +12,14 @@ from ..conftest import ROOT
 
 @pytest.mark.slow
 def test_wheel_works_outside_the_repository(tmp_path):
+    # built from a copy: setuptools writes build/ beside the sources it builds
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(source)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = wheels.glob("gpunas-*.whl")

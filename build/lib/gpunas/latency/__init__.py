@@ -1,1 +1,0 @@
-"""Latency phase: layer keys, profiling backends, the LUT, costing, partitioning, fidelity."""

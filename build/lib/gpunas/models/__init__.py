@@ -1,1 +1,0 @@
-"""Model code: block registry, builder and analytic counts."""
