@@ -1,6 +1,9 @@
 import json
 
 import pytest
+import yaml
+
+from .conftest import ROOT
 
 
 def test_describe_space_rule(workflow):
@@ -30,7 +33,15 @@ def test_bad_config_is_refused(workflow, overrides, expected):
 
 
 def test_gpunet_space_dry_run_and_lint(workflow):
+    # on the CPU the default train.mem_mb cannot hold the space's largest network at 512 px:
+    # refused before anything runs, naming the key and the estimate's parts
     workflow.config(space="gpunet")
+    proc = workflow.run("-n", check=False)
+    assert proc.returncode != 0 and "train.mem_mb 3000 is below what one training job needs" in proc.stderr
+    assert "activations" in proc.stderr and not (workflow.path / "results").exists()
+    # with a GPU per training job (as the gpunet preset asks) the same space plans
+    default = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    workflow.config(space="gpunet", train={**default["train"], "gpu": 1, "mem_mb": 16000})
     proc = workflow.run("-n")
     assert "describe_space" in proc.stdout
     workflow.run("--lint")
