@@ -55,7 +55,7 @@ def register_proposer(name: str) -> Callable[[Proposer], Proposer]:
 class SearchConfig:
     """The ``search`` config keys that change proposals (see the config schema for each)."""
 
-    strategy: str = "bo"
+    strategy: str = "trust_region"
     surrogate: str = "shared"
     acquisition: str = "EI"
     xi: float = 0.01
