@@ -10,7 +10,9 @@ Tables: the whole CSV (15,625 cells), and a sparse table: a seeded 25% subset of
 as a CSV (bands cut on those rows). Strategies: random; BO per band; BO with one surrogate shared
 by all bands; trust-region BO (shared). For each band: median over seeds of the best accuracy
 after n evaluations of that band, evaluations the median curve needs to reach random search's
-median best after 100, and how often the band's best row is found within n.
+median best after 100, and how often the band's best row is found within n. Random search's median
+is given twice: from the simulated random runs (20 seeds: an estimate) and exactly, from the
+band's rows (``gpunas.search.baseline``: the best of n uniform draws without replacement).
 
     python benchmarks/bench_tabular.py [--seeds 20] [--workers 2]
 
@@ -34,6 +36,7 @@ import pandas as pd
 from gpunas.evaluators import create_evaluator
 from gpunas.latency.partition import partition
 from gpunas.report.pages import strategy_figure
+from gpunas.search.baseline import random_search_best_quantile
 from gpunas.search.propose import SearchConfig, encode_key, propose_for_band
 from gpunas.spaces import load_space
 
@@ -97,7 +100,24 @@ def _truncate(run_: dict, n: int) -> dict:
     }
 
 
-def summarise(runs: list[dict], n: int) -> list[dict]:
+def band_values(job: dict) -> dict[str, np.ndarray]:
+    """Accuracy of every row of each band, cut as ``run`` cuts them (membership does not depend
+    on the seed, only the Sobol order does)."""
+    space = load_space("nasbench201")
+    ev = create_evaluator({"type": "table", "csv": job["csv"], "key": "cellstr", "accuracy": job["accuracy"],
+                           "latency": job["latency"]})  # fmt: skip
+    vectors = ev.candidates(space, m=16, seed=0)
+    bands = partition(ev.latency(space, vectors), {"kind": "quantiles", "budgets": job["quantiles"]})[
+        "subspaces"
+    ]
+    table = ev.table(space)
+    return {b["id"]: table.accuracy[table.rows_for(vectors[b["members"]])] for b in bands}
+
+
+def summarise(runs: list[dict], n: int, values: dict[str, dict[str, np.ndarray]]) -> list[dict]:
+    """Per table and band: each strategy's median curve against random search's best, both as the
+    median of the simulated random runs and exactly (``gpunas.search.baseline``, from ``values``:
+    table -> band -> accuracy of every row)."""
     out = []
     for table in dict.fromkeys(r["table"] for r in runs):
         first = next(r for r in runs if r["table"] == table)
@@ -105,16 +125,22 @@ def summarise(runs: list[dict], n: int) -> list[dict]:
             curves = {s: np.array([r["curves"][band] for r in runs if r["table"] == table and r["strategy"] == s])
                       for s in STRATEGIES if any(r["strategy"] == s and r["table"] == table for r in runs)}  # fmt: skip
             target = float(np.median(curves["random"][:, n - 1]))  # random runs all n evaluations
+            exact = {str(k): random_search_best_quantile(values[table][band], k) for k in (25, 50, n)}
             row = {"table": table, "band": band, "lo_ms": lo, "hi_ms": hi, "rows": count,
-                   "band_best": first["band_best"][band], "random_median_best_at_100": target}  # fmt: skip
+                   "band_best": first["band_best"][band], "random_median_best_at_100": target,
+                   "random_exact_median_best": exact}  # fmt: skip
             for s, c in curves.items():
                 med = np.median(c, axis=0)
                 hit = np.flatnonzero(med >= target)
+                hit_exact = np.flatnonzero(med >= exact[str(n)])
                 row[s] = {
                     "evaluations": int(c.shape[1]),
                     "median_best": {str(k): float(med[k - 1]) for k in (10, 25, 50, 75, 100) if k <= c.shape[1]},
                     # None: not reached within this strategy's evaluations
                     "evals_to_random_best_at_100": int(hit[0] + 1) if len(hit) else None,
+                    "evals_to_random_exact_at_100": int(hit_exact[0] + 1) if len(hit_exact) else None,
+                    "seeds_reaching_random_exact_at_100_by_25": float(np.mean(c[:, 24] >= exact[str(n)])),
+                    "above_random_exact_at_50": bool(med[49] > exact["50"]) if c.shape[1] >= 50 else None,
                     "found_band_best": float(np.mean(c[:, -1] >= first["band_best"][band])),
                     "seconds_median": float(np.median([r["seconds"] for r in runs
                                                         if r["table"] == table and r["strategy"] == s])),
@@ -138,6 +164,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=5)
     p.add_argument("--init-rounds", type=int, default=1)
     p.add_argument("--restarts", type=int, default=2, help="GP optimiser restarts (search.restarts)")
+    p.add_argument("--trust-fraction", type=float, default=SearchConfig.trust_fraction,
+                   help="search.trust_fraction of the trust-region runs")  # fmt: skip
     p.add_argument("--sparse", type=float, default=0.25, help="share of rows in the sparse table")
     p.add_argument("--sparse-seed", type=int, default=0)
     p.add_argument("--strategies", default=",".join(STRATEGIES))
@@ -165,8 +193,11 @@ def main() -> None:
         tables = {t: c for t, c in tables.items() if t.split()[0] in args.tables.split(",")}
         search = {"init_rounds": args.init_rounds, "restarts": args.restarts}
         n_of = {s: args.n if s == "random" else (args.n_search or args.n) for s in STRATEGIES}
+        # the trust region's size is part of its runs' identity (cached runs of another size are not reused)
+        search_of = {s: search | ({"trust_fraction": args.trust_fraction} if s.startswith("trust_region") else {})
+                     for s in STRATEGIES}  # fmt: skip
         jobs = [{"table": t, "csv": csv, "strategy": s, "seed": seed, "n": n_of[s], "batch": args.batch,
-                 "quantiles": [float(q) for q in args.quantiles.split(",")], "search": search,
+                 "quantiles": [float(q) for q in args.quantiles.split(",")], "search": search_of[s],
                  "accuracy": args.accuracy, "latency": f"latency_ms_{args.device}"}
                 for t, csv in tables.items() for s in args.strategies.split(",") for seed in range(args.seeds)]  # fmt: skip
         cache = Path(args.cache)
@@ -190,17 +221,22 @@ def main() -> None:
                 log.info("%d/%d %s %s seed %d: %.0f s, best %s", i, len(todo), r["table"], r["strategy"], r["seed"],
                          r["seconds"], {b: round(c[-1], 2) for b, c in r["curves"].items()})  # fmt: skip
         runs = [done[k] for k in keyed]
-    summary = summarise(runs, args.n)
+        values = {t: band_values(next(j for j in jobs if j["table"] == t)) for t in tables}
+    summary = summarise(runs, args.n, values)
     for row in summary:
-        log.info("%s %s (%d rows, best %.2f): random@100 %.2f; %s", row["table"], row["band"], row["rows"],
-                 row["band_best"], row["random_median_best_at_100"],
+        log.info("%s %s (%d rows, best %.2f): random@100 %.2f (exact %s); %s", row["table"], row["band"],
+                 row["rows"], row["band_best"], row["random_median_best_at_100"], row["random_exact_median_best"],
                  "; ".join(f"{s} @25 {row[s]['median_best']['25']:.2f} @50 {row[s]['median_best']['50']:.2f} "
-                           f"reaches in {row[s]['evals_to_random_best_at_100']}" for s in STRATEGIES if s in row))  # fmt: skip
+                           f"reaches in {row[s]['evals_to_random_best_at_100']} "
+                           f"(exact {row[s]['evals_to_random_exact_at_100']})" for s in STRATEGIES if s in row))  # fmt: skip
     result = {"csv": Path(args.csv).name, "device": args.device, "accuracy": args.accuracy, "seeds": args.seeds,
               "search_seeds": list(range(args.seeds)), "sparse_seed": args.sparse_seed, "batch": args.batch,
               "init_rounds": args.init_rounds, "restarts": args.restarts, "quantiles": args.quantiles,
+              "trust_fraction": args.trust_fraction,
               "evaluations_per_band": args.n, "evaluations_per_band_search": args.n_search or args.n,
               "statistic": "per band: median over seeds of the best accuracy after n evaluations of that band",
+              "random_exact": "random search's median best after n computed from the band's rows "
+                              "(hypergeometric, gpunas.search.baseline), beside the median of the simulated runs",
               "strategies": STRATEGIES, "bands": summary}  # fmt: skip
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     strategy_figure(args.out, Path(args.out).with_suffix(".png"))

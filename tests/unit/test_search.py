@@ -231,3 +231,25 @@ def test_scikit_learn_pin_excludes_untested_major_versions():
         f"{req}: allows scikit-learn 2, which scikit-optimize 0.10 does not know"
     )
     assert f"scikit-learn=={tested}" in (root / "envs" / "search.yaml").read_text()
+
+
+def test_random_search_baseline_is_the_hypergeometric_distribution_of_the_best():
+    from gpunas.search.baseline import random_search_best_cdf, random_search_best_quantile
+
+    levels, cdf = random_search_best_cdf(np.array([4.0, 1.0, 3.0, 2.0]), 2)  # C(k, 2) / C(4, 2)
+    assert levels.tolist() == [1, 2, 3, 4] and np.allclose(cdf, [0, 1 / 6, 3 / 6, 1])
+    assert random_search_best_quantile(np.array([1.0, 2, 3, 4]), 2) == 3  # P(best <= 3) = 0.5
+    rng = np.random.default_rng(0)
+    values = np.round(rng.normal(80, 5, 300), 1)
+    values[:5] = np.nan  # failed trials: drawn, never the best
+    sims = np.array([np.nanmax(np.r_[rng.choice(values, 20, replace=False), -np.inf]) for _ in range(4000)])
+    levels, cdf = random_search_best_cdf(values, 20)
+    assert np.abs(np.array([(sims <= v).mean() for v in levels]) - cdf).max() < 0.03
+    median = random_search_best_quantile(values, 20)  # the first level whose cdf reaches 0.5
+    k = int(np.flatnonzero(levels == median)[0])
+    assert cdf[k] >= 0.5 > cdf[k - 1]
+    sampled = np.flatnonzero(levels == np.quantile(sims, 0.5, method="inverted_cdf"))[0]
+    assert abs(sampled - k) <= 1  # 4,000 simulated searches agree to one level
+    for bad in ({"n": 0}, {"n": 301}, {"n": 5, "q": 1.0}):
+        with pytest.raises(ValueError):
+            random_search_best_quantile(values, **bad)
