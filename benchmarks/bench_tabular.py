@@ -193,9 +193,14 @@ def main() -> None:
         tables = {t: c for t, c in tables.items() if t.split()[0] in args.tables.split(",")}
         search = {"init_rounds": args.init_rounds, "restarts": args.restarts}
         n_of = {s: args.n if s == "random" else (args.n_search or args.n) for s in STRATEGIES}
-        # the trust region's size is part of its runs' identity (cached runs of another size are not reused)
-        search_of = {s: search | ({"trust_fraction": args.trust_fraction} if s.startswith("trust_region") else {})
-                     for s in STRATEGIES}  # fmt: skip
+        # a trust region of another size than the default is part of its runs' identity (cached runs are
+        # not reused); runs at the default keep the identity they had before the option existed
+        tf = (
+            {"trust_fraction": args.trust_fraction}
+            if args.trust_fraction != SearchConfig.trust_fraction
+            else {}
+        )
+        search_of = {s: search | (tf if s.startswith("trust_region") else {}) for s in STRATEGIES}
         jobs = [{"table": t, "csv": csv, "strategy": s, "seed": seed, "n": n_of[s], "batch": args.batch,
                  "quantiles": [float(q) for q in args.quantiles.split(",")], "search": search_of[s],
                  "accuracy": args.accuracy, "latency": f"latency_ms_{args.device}"}

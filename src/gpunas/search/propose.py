@@ -66,7 +66,7 @@ class SearchConfig:
     restarts: int = 2
     ard_points_per_dim: float = 2.0
     max_fit_points: int = 100
-    trust_fraction: float = 0.2
+    trust_fraction: float = 0.05
     trust_centers: int = 2
 
     @classmethod
