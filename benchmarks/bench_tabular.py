@@ -52,12 +52,7 @@ STRATEGIES = {
 
 def run(job: dict) -> dict:
     """One search (all bands) of one strategy and seed; best-so-far curve per band."""
-    space = load_space("nasbench201")
-    ev = create_evaluator({"type": "table", "csv": job["csv"], "key": "cellstr", "accuracy": job["accuracy"],
-                           "latency": job["latency"]})  # fmt: skip
-    vectors = ev.candidates(space, m=16, seed=job["seed"])
-    latency = ev.latency(space, vectors)
-    bands = partition(latency, {"kind": "quantiles", "budgets": job["quantiles"]})["subspaces"]
+    space, ev, vectors, bands = _table_bands(job, job["seed"])
     cfg = SearchConfig.from_dict({**STRATEGIES[job["strategy"]], **job["search"]})
     hist = pd.DataFrame(columns=["subspace", "encoding", "accuracy", "status"])
     t0 = time.perf_counter()
@@ -100,16 +95,21 @@ def _truncate(run_: dict, n: int) -> dict:
     }
 
 
-def band_values(job: dict) -> dict[str, np.ndarray]:
-    """Accuracy of every row of each band, cut as ``run`` cuts them (membership does not depend
-    on the seed, only the Sobol order does)."""
+def _table_bands(job: dict, seed: int) -> tuple:
+    """(space, evaluator, candidate vectors in the seed's Sobol order, bands) of a job's table, as
+    the workflow's sample_sobol and partition_subspaces make them."""
     space = load_space("nasbench201")
     ev = create_evaluator({"type": "table", "csv": job["csv"], "key": "cellstr", "accuracy": job["accuracy"],
                            "latency": job["latency"]})  # fmt: skip
-    vectors = ev.candidates(space, m=16, seed=0)
-    bands = partition(ev.latency(space, vectors), {"kind": "quantiles", "budgets": job["quantiles"]})[
-        "subspaces"
-    ]
+    vectors = ev.candidates(space, m=16, seed=seed)
+    bands = partition(ev.latency(space, vectors), {"kind": "quantiles", "budgets": job["quantiles"]})
+    return space, ev, vectors, bands["subspaces"]
+
+
+def band_values(job: dict) -> dict[str, np.ndarray]:
+    """Accuracy of every row of each band, cut as ``run`` cuts them (membership does not depend
+    on the seed, only the Sobol order does)."""
+    space, ev, vectors, bands = _table_bands(job, 0)
     table = ev.table(space)
     return {b["id"]: table.accuracy[table.rows_for(vectors[b["members"]])] for b in bands}
 
