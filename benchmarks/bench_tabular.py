@@ -41,6 +41,9 @@ from gpunas.search.propose import SearchConfig, encode_key, propose_for_band
 from gpunas.spaces import load_space
 
 ROOT = Path(__file__).resolve().parents[1]
+# the surrogate's features: a new value here keys new runs of the GP strategies (random's stay);
+# "op-counts" added the cell's operation counts to the one-hot edges (issue #14)
+MODEL = "op-counts"
 log = logging.getLogger("bench_tabular")
 STRATEGIES = {
     "random": {"strategy": "random"},
@@ -79,8 +82,11 @@ def run(job: dict) -> dict:
 
 
 def _key(job: dict) -> str:
-    """A run's identity: everything that changes its result (the sparse table by its content)."""
+    """A run's identity: everything that changes its result (the sparse table by its content, the
+    GP strategies' runs by ``MODEL``)."""
     ident = {k: v for k, v in job.items() if k != "csv"}
+    if job["strategy"] != "random":
+        ident["model"] = MODEL
     ident["rows"] = hashlib.sha256(Path(job["csv"]).read_bytes()).hexdigest()[:16]
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -237,7 +243,7 @@ def main() -> None:
     result = {"csv": Path(args.csv).name, "device": args.device, "accuracy": args.accuracy, "seeds": args.seeds,
               "search_seeds": list(range(args.seeds)), "sparse_seed": args.sparse_seed, "batch": args.batch,
               "init_rounds": args.init_rounds, "restarts": args.restarts, "quantiles": args.quantiles,
-              "trust_fraction": args.trust_fraction,
+              "trust_fraction": args.trust_fraction, "model": MODEL,
               "evaluations_per_band": args.n, "evaluations_per_band_search": args.n_search or args.n,
               "statistic": "per band: median over seeds of the best accuracy after n evaluations of that band",
               "random_exact": "random search's median best after n computed from the band's rows "

@@ -143,6 +143,26 @@ def test_numeric_table_choices_stay_ordinal_and_names_are_one_hot():
     assert np.abs(x[0] - x[3]).sum() == np.abs(x[0] - x[4]).sum() == np.abs(x[3] - x[4]).sum()
 
 
+def test_cells_with_the_same_operations_elsewhere_are_near(tiny_space):
+    from gpunas.spaces import load_space
+
+    space = load_space("nasbench201")  # 6 edges, one list of 5 operations
+    f = Featurizer(space)
+    assert f.width == 6 * 5 + 5  # one-hot edges + the cell's operation counts
+    ops = space.fields[0].choices
+    conv, skip, pool = (ops.index(o) for o in ("nor_conv_3x3", "skip_connect", "avg_pool_3x3"))
+    cell = np.array([conv, skip, skip, skip, skip, skip])
+    moved = np.array([skip, skip, skip, conv, skip, skip])  # the conv on another edge: 2 edges differ
+    other = np.array([pool, skip, skip, conv, skip, skip])  # 2 edges differ, and a pool for a skip
+    x = f.transform(np.stack([cell, moved, other]))
+    assert (x[0, 30:] / P.COUNT_WEIGHT).tolist() == [0, 5, 0, 1, 0]  # none, skip, conv1x1, conv3x3, pool
+    # both differ from the cell in two edges; the one with the same operations is nearer
+    assert np.abs(x[0] - x[1]).sum() < np.abs(x[0] - x[2]).sum()
+    assert P.shared_name_lists(space) == [list(range(6))]
+    # a space without one-hot fields sharing a list of names (the CNN spaces) gets no count columns
+    assert P.shared_name_lists(tiny_space) == []
+
+
 def test_a_vanished_stage_is_marked_absent_not_smallest(tiny_space):
     groups = tiny_space.vanishing_groups()
     assert groups, "the tiny space has a stage that can vanish"

@@ -10,9 +10,12 @@ inside its budget. ``surrogate: band`` fits each band alone (for comparison).
 
 Features (:class:`Featurizer`): a numeric or binary field is its choice index scaled to [0, 1]
 (ordered: 8 < 16 < 32 channels, in CNN and table spaces alike); a field whose choices are names
-with no order (NAS-Bench-201's operations) is one-hot; where a field is not in effect (the fields
-of a vanished stage) it sits at the middle of its range and an explicit "stage present" feature
-says so, instead of looking like the smallest choice. The loss is minus the accuracy in percent.
+with no order (NAS-Bench-201's operations) is one-hot; fields that share one such list of names
+(NAS-Bench-201's six edges) also give how many of them take each name, times
+``COUNT_WEIGHT`` (the cell's operation counts), so cells that use the same operations in other
+places are nearer each other than the one-hot edges alone say; where a field is not in effect (the fields of a vanished stage) it sits at the middle
+of its range and an explicit "stage present" feature says so, instead of looking like the
+smallest choice. The loss is minus the accuracy in percent.
 
 Strategies score a finite pool of in-band candidates with the acquisition function
 (:mod:`gpunas.search.surrogate`), which is far cheaper than a continuous acquisition optimiser in
@@ -108,15 +111,36 @@ def categorical_fields(space: Space) -> np.ndarray:
     return np.array([f.size > 2 and not f.numeric for f in space.fields], dtype=bool)
 
 
+# Weight of the operation counts against the one-hot columns (moving one edge to another operation
+# moves the one-hot block by 2 in L1 and the counts by 2 * COUNT_WEIGHT). Chosen on NAS-Bench-201's
+# sparse table with held-out search seeds 20-39 (1/6, 1/2 and 1 tried; benchmarks/README.md).
+COUNT_WEIGHT = 0.5
+
+
+def shared_name_lists(space: Space) -> list[list[int]]:
+    """Indices of the one-hot fields that share one list of names, per list used by 2+ fields."""
+    lists: dict[tuple[Any, ...], list[int]] = {}
+    for j, (field, cat) in enumerate(zip(space.fields, categorical_fields(space), strict=True)):
+        if cat:
+            lists.setdefault(field.choices, []).append(j)
+    return [idx for idx in lists.values() if len(idx) > 1]
+
+
 class Featurizer:
-    """Feature rows of a space's vectors: shape (n, width), values in [0, 1] (module docstring)."""
+    """Feature rows of a space's vectors: shape (n, width), values in [0, 1] except the operation
+    counts (0 .. COUNT_WEIGHT x the number of fields sharing the names) (module docstring)."""
 
     def __init__(self, space: Space) -> None:
         self.sizes = np.asarray(space.sizes)
         self.categorical = categorical_fields(space)
         self.groups = space.vanishing_groups()
+        self.shared = shared_name_lists(space)
         self.space = space
-        self.width = int(np.where(self.categorical, self.sizes, 1).sum()) + len(self.groups)
+        self.width = (
+            int(np.where(self.categorical, self.sizes, 1).sum())
+            + len(self.groups)
+            + sum(int(self.sizes[idx[0]]) for idx in self.shared)
+        )
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.int64))
@@ -136,6 +160,9 @@ class Featurizer:
             cols.append(block)
         for _, idx in self.groups:  # 1 where the group's fields are in effect
             cols.append((~absent[:, idx].any(axis=1)).astype(np.float64)[:, None])
+        for idx in self.shared:  # how many of the fields take each name (absent fields: none)
+            size = int(self.sizes[idx[0]])
+            cols.append(COUNT_WEIGHT * sum(np.eye(size)[vectors[:, j]] * ~absent[:, j : j + 1] for j in idx))
         return np.hstack(cols) if cols else np.empty((len(vectors), 0))
 
 
