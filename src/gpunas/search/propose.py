@@ -11,11 +11,11 @@ inside its budget. ``surrogate: band`` fits each band alone (for comparison).
 Features (:class:`Featurizer`): a numeric or binary field is its choice index scaled to [0, 1]
 (ordered: 8 < 16 < 32 channels, in CNN and table spaces alike); a field whose choices are names
 with no order (NAS-Bench-201's operations) is one-hot; fields that share one such list of names
-(NAS-Bench-201's six edges) also give how many of them take each name, times
-``COUNT_WEIGHT`` (the cell's operation counts), so cells that use the same operations in other
-places are nearer each other than the one-hot edges alone say; where a field is not in effect (the fields of a vanished stage) it sits at the middle
-of its range and an explicit "stage present" feature says so, instead of looking like the
-smallest choice. The loss is minus the accuracy in percent.
+(NAS-Bench-201's six edges) also give how many of them take each name, times ``COUNT_WEIGHT``
+(the cell's operation counts), so cells that use the same operations in other places are nearer
+each other than the one-hot edges alone say; where a field is not in effect (the fields of a
+vanished stage) it sits at the middle of its range and an explicit "stage present" feature says
+so, instead of looking like the smallest choice. The loss is minus the accuracy in percent.
 
 Strategies score a finite pool of in-band candidates with the acquisition function
 (:mod:`gpunas.search.surrogate`), which is far cheaper than a continuous acquisition optimiser in
@@ -113,7 +113,8 @@ def categorical_fields(space: Space) -> np.ndarray:
 
 # Weight of the operation counts against the one-hot columns (moving one edge to another operation
 # moves the one-hot block by 2 in L1 and the counts by 2 * COUNT_WEIGHT). Chosen on NAS-Bench-201's
-# sparse table with held-out search seeds 20-39 (1/6, 1/2 and 1 tried; benchmarks/README.md).
+# sparse table with held-out search seeds 20-39 (1/6, 1/2 and 1 tried;
+# benchmarks/results/tabular_features_heldout.json).
 COUNT_WEIGHT = 0.5
 
 
