@@ -170,11 +170,12 @@ def strategy_figure(benchmark: str | Path | None, output: str | Path) -> None:
                 ax.plot(range(1, len(curve) + 1), curve, color=f"C{i}", lw=1.5, label=name)
         ax.axhline(row["band_best"], color="0.6", linestyle=":", label="best in band")
         exact = row.get("random_exact_median_best")  # the hypergeometric median, where recorded
-        ax.axhline(
-            float(exact[max(exact, key=int)]) if exact else row["random_median_best_at_100"],
-            color="C0", lw=0.8, linestyle="--",
-            label=f"random after {max(exact, key=int)} (exact median)" if exact else "random after 100",
-        )  # fmt: skip
+        if exact:
+            n = max(exact, key=int)
+            level, label = float(exact[n]), f"random after {n} (exact median)"
+        else:
+            level, label = row["random_median_best_at_100"], "random after 100"
+        ax.axhline(level, color="C0", lw=0.8, linestyle="--", label=label)
         ax.set_ylim(row["band_best"] - 4, row["band_best"] + 0.5)
         ax.set_title(f"{row['table']}: {row['band']} {row['lo_ms']:.2f}-{row['hi_ms']:.2f} ms ({row['rows']} rows)",
                      fontsize=9)  # fmt: skip
