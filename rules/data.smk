@@ -14,6 +14,7 @@ rule check_dataset:
     params:
         source=lookup(dpath="data/source", within=config),
         classes=lookup(dpath="classes", within=config),
+        max_image_pixels=lookup(dpath="data/max_image_pixels", within=config),
     script:
         "../workflow_scripts/check_dataset.py"
 
@@ -39,6 +40,7 @@ rule prepare_dataset:
         runtime=get_runtime(config["data"]["runtime"]),
     params:
         source=lookup(dpath="data/source", within=config),
+        max_image_pixels=lookup(dpath="data/max_image_pixels", within=config),
         train_images=lookup(dpath="data/train_images", within=config),
         val_images=lookup(dpath="data/val_images", within=config),
         test_images=lookup(dpath="data/test_images", within=config),

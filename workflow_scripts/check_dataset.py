@@ -8,5 +8,6 @@ run_step(
     check_dataset,
     source=snakemake.params.source,
     classes=snakemake.params.classes,
+    max_image_pixels=snakemake.params.max_image_pixels,
     output=snakemake.output.check,
 )

@@ -13,6 +13,7 @@ run_step(
     split_seed=snakemake.params.split_seed,
     image_size=snakemake.params.image_size,
     classes=snakemake.params.classes,
+    max_image_pixels=snakemake.params.max_image_pixels,
     workers=snakemake.threads,
     output=snakemake.output.dataset,
 )

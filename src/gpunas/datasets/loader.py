@@ -3,27 +3,43 @@
 Sources (``data.source`` in the config):
 
 - ``animal_mnist``: the embedded Animal-MNIST silhouettes (see README.md beside this file);
-- a path to an ``.npz`` with ``images`` (N x H x W or N x H x W x C, uint8) and ``labels``
-  (N integers), optionally ``classes`` (names);
+- a path to an ``.npz`` with ``images`` (N x H x W or N x H x W x C; uint8, or another dtype
+  scaled as :mod:`gpunas.datasets.images` says) and ``labels`` (N integers), optionally
+  ``classes`` (names);
 - a directory with one sub-directory of images per class, as ImageNet is laid out
   (``root/<class>/<image>.{png,jpg,...}``, any case of extension); images are resized to
   ``image_size`` when decoded. Hidden entries (names starting with ``.``: ``.ipynb_checkpoints``,
   ``.DS_Store``) are never classes or images.
 
-Images are uint8 arrays N x C x H x W (grayscale, CMYK and palette images become RGB: the
-networks and their latency keys take RGB input). The train / validation / test splits are
+Images are uint8 arrays N x C x H x W: every mode and bit depth becomes 8-bit RGB with its range
+scaled, not clipped (:mod:`gpunas.datasets.images`; the networks and their latency keys take RGB
+input). The data check counts the images of each mode and names dangling links and images over
+``data.max_image_pixels``. The train / validation / test splits are
 stratified, disjoint and fixed by ``split_seed``, independent of the training seed.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from gpunas.datasets.images import (
+    DECISIONS,
+    PILLOW_MAX_PIXELS,
+    ImageDecodeError,
+    OversizedImageError,
+    array_to_uint8,
+    check_pixels,
+    decision_of,
+    pixel_limit_off,
+    to_rgb8,
+)
 from gpunas.errors import GpunasError
 
 log = logging.getLogger(__name__)
@@ -59,9 +75,12 @@ class Listing:
     description: str
     images: np.ndarray | None = None
     files: list[Path] | None = None
+    encoding: str = ""  # arrays: how their dtype was made uint8
+    dangling: tuple[Path, ...] = ()  # image links whose target is missing (not images)
+    dangling_classes: tuple[Path, ...] = ()  # class-folder links whose target is missing (not classes)
 
 
-def _to_nchw3(images: np.ndarray, where: str) -> np.ndarray:
+def _to_nchw3(images: np.ndarray, where: str) -> tuple[np.ndarray, str]:
     if images.ndim == 3:
         images = images[:, None]
     elif images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
@@ -70,16 +89,14 @@ def _to_nchw3(images: np.ndarray, where: str) -> np.ndarray:
         raise GpunasError(
             f"{where}: images must be N x H x W or N x H x W x C (C = 1 or 3), got {images.shape}"
         )
+    images, decision = array_to_uint8(images, where)
     if images.shape[1] == 1:
         images = np.repeat(images, 3, axis=1)
-    if images.dtype != np.uint8:
-        if images.min() < 0 or images.max() > 255:
-            raise GpunasError(f"{where}: image values must lie in 0..255")
-        images = images.astype(np.uint8)
-    return np.ascontiguousarray(images)
+    return np.ascontiguousarray(images), decision
 
 
-def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
+    """(images uint8 N x 3 x H x W, labels, class names, how the images' dtype was made uint8)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("images", "labels") if k not in data.files]
@@ -100,7 +117,8 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     classes = classes or tuple(f"class{i}" for i in range(n_classes))
     if len(classes) < n_classes:
         raise GpunasError(f"{path}: {len(classes)} class names for labels up to {n_classes - 1}")
-    return _to_nchw3(np.asarray(images), str(path)), labels.astype(np.int64), classes
+    images, decision = _to_nchw3(np.asarray(images), str(path))
+    return images, labels.astype(np.int64), classes, decision
 
 
 def check_source(source: str) -> None:
@@ -121,23 +139,50 @@ def _visible(entries: list[Path]) -> list[Path]:
     return sorted(p for p in entries if not p.name.startswith("."))
 
 
-def list_folders(root: Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
-    """Image files and labels of a class-folder dataset, without decoding anything."""
-    class_dirs = [p for p in _visible(list(root.iterdir())) if p.is_dir()]
+def _dangling(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
+
+
+def list_folders(root: Path) -> Listing:
+    """Image files and labels of a class-folder dataset, without decoding anything; links whose
+    target is missing are neither classes nor images, and are listed as dangling."""
+    entries = _visible(list(root.iterdir()))
+    class_dirs = [p for p in entries if p.is_dir()]
+    dangling_classes = tuple(p for p in entries if _dangling(p))
     if not class_dirs:
-        raise GpunasError(f"{root}: no class sub-directories (expected root/<class>/<image files>)")
-    files, labels = [], []
+        links = f" ({len(dangling_classes)} dangling class-folder link(s))" if dangling_classes else ""
+        raise GpunasError(f"{root}: no class sub-directories{links} (expected root/<class>/<image files>)")
+    files, labels, dangling = [], [], []
     for label, cdir in enumerate(class_dirs):
-        found = [
-            f for f in _visible(list(cdir.iterdir())) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
-        ]
+        visible = _visible(list(cdir.iterdir()))
+        found = [f for f in visible if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+        dangling += [f for f in visible if _dangling(f)]
         if not found:
             raise GpunasError(
                 f"{cdir}: class folder has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
             )
         files += found
         labels += [label] * len(found)
-    return files, np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
+    if dangling or dangling_classes:
+        log.warning("%s: %s", root, dangling_message(tuple(dangling), dangling_classes))
+    return Listing(np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs), str(root),
+                   files=files, dangling=tuple(dangling), dangling_classes=dangling_classes)  # fmt: skip
+
+
+def _link(path: Path) -> str:
+    return f"{path} -> {path.readlink()}"
+
+
+def dangling_message(files: tuple[Path, ...], classes: tuple[Path, ...], shown: int = 3) -> str:
+    """One line naming (a few of) the dangling links: skipped, not read."""
+    parts = []
+    if classes:
+        names = "; ".join(_link(p) for p in classes[:shown]) + ("; ..." if len(classes) > shown else "")
+        parts.append(f"{len(classes)} dangling class-folder link(s) skipped ({names})")
+    if files:
+        names = "; ".join(_link(p) for p in files[:shown]) + ("; ..." if len(files) > shown else "")
+        parts.append(f"{len(files)} dangling image link(s) skipped ({names})")
+    return ", ".join(parts)
 
 
 def list_dataset(source: str) -> Listing:
@@ -145,17 +190,17 @@ def list_dataset(source: str) -> Listing:
     if source in BUILTIN:
         ref = resources.files("gpunas.datasets").joinpath(BUILTIN[source])
         with resources.as_file(ref) as path:
-            images, labels, classes = load_npz(Path(path))
-        listing = Listing(labels, classes, f"{source} (embedded, MIT licence)", images=images)
+            images, labels, classes, how = load_npz(Path(path))
+        listing = Listing(labels, classes, f"{source} (embedded, MIT licence)", images=images, encoding=how)
     else:
         check_source(source)
         path = Path(source)
         if path.is_dir():
-            files, labels, classes = list_folders(path)
-            listing = Listing(labels, classes, str(path), files=files)
+            listing = list_folders(path)
         else:
-            images, labels, classes = load_npz(path)
-            listing = Listing(labels, classes, str(path), images=images)
+            images, labels, classes, how = load_npz(path)
+            listing = Listing(labels, classes, str(path), images=images, encoding=how)
+            log.info("%s: images %s", path, how)
     present = np.unique(listing.labels)
     if len(present) < 2:
         raise GpunasError(f"data.source {source!r}: needs at least 2 classes, found {len(present)}")
@@ -180,24 +225,83 @@ def unreadable_message(bad: list[tuple[str, str]], source: str) -> str:
     return line
 
 
-def decode_file(path: Path, image_size: int) -> np.ndarray:
-    """One image as uint8 3 x S x S (any mode made RGB, resized bilinearly)."""
+def decode_image(
+    path: Path, image_size: int, max_pixels: int | None = PILLOW_MAX_PIXELS
+) -> tuple[np.ndarray, str]:
+    """(uint8 3 x S x S, the decision's name) of one image: any mode made 8-bit RGB with its range
+    scaled (:func:`gpunas.datasets.images.to_rgb8`), resized bilinearly.
+
+    Raises :class:`OversizedImageError` above ``max_pixels`` (None: no limit) and
+    :class:`UnreadableImageError` for a file that does not decode.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB").resize((image_size, image_size), Image.BILINEAR)
-            return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+        with pixel_limit_off(), Image.open(path) as img:
+            check_pixels(path, img.size, max_pixels)
+            rgb, decision = to_rgb8(img)
+            rgb = rgb.resize((image_size, image_size), Image.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1), f"{img.mode}: {DECISIONS[decision]}"
+    except OversizedImageError:
+        raise
+    except ImageDecodeError as exc:
+        raise UnreadableImageError(path, exc.reason) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         reason = (str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__).replace(f" '{path}'", "")
         raise UnreadableImageError(path, f"{exc.__class__.__name__}: {reason}") from None
 
 
-def decode(files: list[Path], image_size: int) -> np.ndarray:
+def decode_file(path: Path, image_size: int, max_pixels: int | None = PILLOW_MAX_PIXELS) -> np.ndarray:
+    """One image as uint8 3 x S x S (:func:`decode_image` without its decision)."""
+    return decode_image(path, image_size, max_pixels)[0]
+
+
+def decode(files: list[Path], image_size: int, max_pixels: int | None = PILLOW_MAX_PIXELS) -> np.ndarray:
     out = np.empty((len(files), 3, image_size, image_size), dtype=np.uint8)
     for i, f in enumerate(files):
-        out[i] = decode_file(f, image_size)
+        out[i] = decode_file(f, image_size, max_pixels)
     return out
+
+
+def _header(path: Path) -> tuple[str, tuple[int, int]] | str:
+    """(mode, size) from an image file's header (no pixels decoded), or why it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.mode, img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".replace(
+            f" '{path}'", ""
+        )
+
+
+def census(files: list[Path], max_pixels: int | None = PILLOW_MAX_PIXELS, workers: int = 8) -> dict[str, Any]:
+    """Modes of ``files`` from their headers (nothing decoded): how many images of each mode and
+    what is done with each; raises :class:`OversizedImageError` (the first, with a count of the
+    others) for images over ``max_pixels``. Unreadable headers are counted here and named when
+    the splits are decoded."""
+    with pixel_limit_off(), ThreadPoolExecutor(max_workers=workers) as pool:
+        heads = list(pool.map(_header, files))
+    modes: dict[str, int] = {}
+    oversized = []
+    unreadable = 0
+    for path, head in zip(files, heads, strict=True):
+        if isinstance(head, str):
+            unreadable += 1
+            continue
+        mode, size = head
+        modes[mode] = modes.get(mode, 0) + 1
+        if max_pixels is not None and size[0] * size[1] > max_pixels:
+            oversized.append((path, size))
+    if oversized:
+        (path, size), more = oversized[0], len(oversized) - 1
+        err = OversizedImageError(path, size, max_pixels)  # type: ignore[arg-type]
+        if more:
+            err.args = (f"{err.args[0]} ({more} more image(s) over the limit)",)
+        raise err
+    decisions = {m: DECISIONS[decision_of(m)] for m in sorted(modes)}
+    return {"modes": dict(sorted(modes.items())), "decisions": decisions, "unreadable_headers": unreadable}
 
 
 def split_indices(
@@ -262,20 +366,41 @@ def load_split(
 
 
 def check_classes(listing: Listing, classes: int | None, source: str) -> None:
-    """Refuse data whose class count differs from the config's ``classes`` (the networks' outputs)."""
+    """Refuse data whose class count differs from the config's ``classes`` (the networks' outputs);
+    dangling class-folder links (skipped, so not classes) are named in the message."""
     if classes is not None and classes != len(listing.classes):
         names = ", ".join(listing.classes[:10]) + (", ..." if len(listing.classes) > 10 else "")
+        links = f"; {dangling_message((), listing.dangling_classes)}" if listing.dangling_classes else ""
         raise GpunasError(
             f"classes: the config says {classes}, but data.source {source!r} has {len(listing.classes)} "
-            f"classes ({names})"
+            f"classes ({names}){links}"
         )
 
 
-def inspect_dataset(source: str, classes: int | None = None) -> dict:
-    """Classes and image counts of ``source`` (class folders are listed, not decoded); refuses a
-    source with fewer than 2 classes, or whose class count differs from ``classes``."""
+def inspect_dataset(
+    source: str, classes: int | None = None, max_pixels: int | None = PILLOW_MAX_PIXELS
+) -> dict[str, Any]:
+    """Classes, image counts and encodings of ``source``: class folders are listed and their
+    headers read (mode and size; no pixel is decoded), arrays' dtypes checked.
+
+    Refuses (:class:`GpunasError`, one line) a source with fewer than 2 classes, a class count
+    other than ``classes``, or an image over ``max_pixels``. The returned document counts the
+    images of each mode with the decision taken for it, and the dangling links skipped.
+    """
     listing = list_dataset(source)
     check_classes(listing, classes, source)
     counts = {c: int((listing.labels == i).sum()) for i, c in enumerate(listing.classes)}
-    return {"source": source, "description": listing.description, "classes": len(counts),
-            "images": sum(counts.values()), "per_class": counts}  # fmt: skip
+    doc: dict[str, Any] = {"source": source, "description": listing.description, "classes": len(counts),
+                           "images": sum(counts.values()), "per_class": counts}  # fmt: skip
+    if listing.files is not None:
+        doc["encoding"] = census(listing.files, max_pixels)
+        for mode, n in doc["encoding"]["modes"].items():
+            log.info("%s: %d image(s) of mode %s (%s)", source, n, mode, doc["encoding"]["decisions"][mode])
+    else:
+        doc["encoding"] = {"array": listing.encoding}
+    doc["dangling_links"] = {
+        "images": len(listing.dangling),
+        "class_folders": len(listing.dangling_classes),
+        "examples": [_link(p) for p in (*listing.dangling_classes, *listing.dangling)[:5]],
+    }
+    return doc

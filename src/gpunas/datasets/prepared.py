@@ -27,10 +27,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gpunas.datasets.images import PILLOW_MAX_PIXELS
 from gpunas.datasets.loader import (
     UnreadableImageError,
     check_classes,
-    decode_file,
+    decode_image,
     list_dataset,
     split_indices,
     unreadable_message,
@@ -161,16 +162,19 @@ def fingerprint(folder: str | Path) -> str:
     return hashlib.sha256((Path(folder) / "dataset.json").read_bytes()).hexdigest()[:16]
 
 
-def _decode_chunk(args: tuple[list[str], int]) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    files, size = args
+def _decode_chunk(
+    args: tuple[list[str], int, int | None],
+) -> tuple[np.ndarray, list[tuple[str, str]], dict[str, int]]:
+    files, size, max_pixels = args
     out = np.zeros((len(files), 3, size, size), dtype=np.uint8)
-    bad = []
+    bad, decisions = [], {}
     for i, f in enumerate(files):
         try:
-            out[i] = decode_file(Path(f), size)
+            out[i], how = decode_image(Path(f), size, max_pixels)
+            decisions[how] = decisions.get(how, 0) + 1
         except UnreadableImageError as exc:
             bad.append((str(exc.path), exc.reason))
-    return out, bad
+    return out, bad, decisions
 
 
 @contextmanager
@@ -184,11 +188,14 @@ def _npy_writer(path: Path, shape: tuple[int, ...]) -> Iterator[Callable[[np.nda
 def prepare(
     source: str, *, train_images: int, val_images: int, test_images: int = 0, split_seed: int = 0,
     image_size: int = 64, workers: int = 1, classes: int | None = None, outdir: str | Path,
+    max_pixels: int | None = PILLOW_MAX_PIXELS,
 ) -> dict[str, Any]:  # fmt: skip
     """Decode the splits of ``source`` once into ``outdir``; return the dataset description.
 
-    Raises :class:`GpunasError` naming every unreadable image of the splits, or when ``classes``
-    (the config's) differs from the data's class count.
+    Every image becomes 8-bit RGB with its range scaled (:mod:`gpunas.datasets.images`); the
+    description counts the decoded images by mode and decision (``encoding``). Raises
+    :class:`GpunasError` naming every unreadable image of the splits, an image over
+    ``max_pixels``, or when ``classes`` (the config's) differs from the data's class count.
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,22 +205,31 @@ def prepare(
     sizes = dict(zip(SPLITS, (train_images, val_images, test_images), strict=True))
     labels = {}
     stats: tuple[list[float], list[float]] = ([0.0] * 3, [1.0] * 3)
+    encoding: dict[str, Any] = {"array": listing.encoding}
     if listing.images is None:  # class folders: decode the chosen files, in parallel, once
         bad: list[tuple[str, str]] = []
+        decoded: dict[str, int] = {}
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
             for split in SPLITS:  # every split has its file (an empty test split too)
                 files = [str(listing.files[i]) for i in idx[split]]
-                jobs = [(files[lo : lo + CHUNK], image_size) for lo in range(0, len(files), CHUNK)]
+                jobs = [
+                    (files[lo : lo + CHUNK], image_size, max_pixels) for lo in range(0, len(files), CHUNK)
+                ]
                 sums = []
                 with _npy_writer(out / f"{split}.npy", (len(files), 3, image_size, image_size)) as write:
-                    for arr, errs in pool.map(_decode_chunk, jobs):
+                    for arr, errs, how in pool.map(_decode_chunk, jobs):
                         bad.extend(errs)
+                        for k, n in how.items():
+                            decoded[k] = decoded.get(k, 0) + n
                         sums.append(_channel_sums(arr))
                         write(arr)
                 if split == "train":
                     stats = _mean_std(sums, len(files) * image_size * image_size)
         if bad:
             raise GpunasError(unreadable_message(bad, source))
+        encoding = {"decoded": dict(sorted(decoded.items()))}
+        for how, n in sorted(decoded.items()):
+            log.info("decoded %d image(s) of mode %s", n, how)
         shape = (3, image_size, image_size)
     else:  # an array (embedded or .npz): already decoded, kept at its size
         images = listing.images
@@ -242,6 +258,7 @@ def prepare(
         "shape": list(shape),
         "mean": mean,
         "std": std,
+        "encoding": encoding,
         "per_class": {c: int((listing.labels == i).sum()) for i, c in enumerate(listing.classes)},
     }
     atomic_write_json(out / "dataset.json", doc)

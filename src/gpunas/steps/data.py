@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from gpunas.datasets.images import PILLOW_MAX_PIXELS
 from gpunas.datasets.loader import inspect_dataset
 from gpunas.datasets.prepared import prepare
 from gpunas.io import atomic_write_json
@@ -13,13 +14,17 @@ from gpunas.io import atomic_write_json
 log = logging.getLogger(__name__)
 
 
-def check_dataset(source: str, classes: int, output: str | Path) -> dict[str, Any]:
+def check_dataset(
+    source: str, classes: int, output: str | Path, max_image_pixels: int | None = PILLOW_MAX_PIXELS
+) -> dict[str, Any]:
     """The data exists, has >= 2 classes (hidden folders are none), as many as the config's
-    ``classes``: checked before profiling and training, by listing (nothing is decoded).
+    ``classes``, and no image over ``max_image_pixels``: checked before profiling and training, by
+    listing and reading headers (nothing is decoded). The check counts the images of each mode
+    (and what is done with each) and the dangling links it skipped.
 
     Not at DAG-build time, so a dry-run of a real-scale config works on a machine without the data.
     """
-    doc = inspect_dataset(source, classes)
+    doc = inspect_dataset(source, classes, max_image_pixels)
     atomic_write_json(output, doc)
     log.info("dataset %s: %d classes, %d images", doc["description"], doc["classes"], doc["images"])
     return doc
@@ -27,11 +32,12 @@ def check_dataset(source: str, classes: int, output: str | Path) -> dict[str, An
 
 def prepare_dataset(
     source: str, train_images: int, val_images: int, test_images: int, split_seed: int, image_size: int,
-    classes: int, workers: int, output: str | Path,
+    classes: int, workers: int, output: str | Path, max_image_pixels: int | None = PILLOW_MAX_PIXELS,
 ) -> dict[str, Any]:  # fmt: skip
     """Decode the train / val / test splits once into uint8 arrays beside ``output`` (dataset.json);
     every unreadable image of the splits is named in one error."""
     return prepare(
         source, train_images=train_images, val_images=val_images, test_images=test_images, split_seed=split_seed,
         image_size=image_size, workers=workers, classes=classes, outdir=Path(output).parent,
+        max_pixels=max_image_pixels,
     )  # fmt: skip
