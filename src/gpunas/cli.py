@@ -126,6 +126,14 @@ def _hub_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_predict(args: argparse.Namespace) -> int:
+    from gpunas.hub import classify
+
+    for path, top in zip(args.images, classify(args.tier, args.images, top=args.top), strict=True):
+        sys.stdout.write(f"{path}\t" + "\t".join(f"{name} {100 * p:.1f}%" for name, p in top) + "\n")
+    return 0
+
+
 def _lut_show(args: argparse.Namespace) -> int:
     from gpunas.latency.lut import read_lut
 
@@ -186,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("results", metavar="RESULTS_DIR", help="the workflow's results directory")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_hub_list)
+    q = hub_sub.add_parser(
+        "predict",
+        help="classify image files with a tier's model (preprocessed as in training)",
+        description="Classify image files with a hub tier's model: each image is made 8-bit RGB, resized "
+        "as the training resized it and scaled to [0, 1]; the model normalises it itself.",
+    )
+    q.add_argument("tier", metavar="TIER_DIR", help="a hub tier, e.g. results/hub/s0")
+    q.add_argument(
+        "images", metavar="IMAGE", nargs="+", help="image files (any format and mode Pillow reads)"
+    )
+    q.add_argument("--top", type=int, default=1, help="classes to print per image (default 1)")
+    q.set_defaults(func=_hub_predict)
 
     p = sub.add_parser("lut", help="inspect a latency lookup table")
     lut_sub = p.add_subparsers(dest="lut_command", required=True)

@@ -8,6 +8,7 @@ import pytest
 from gpunas.latency.backends import Runner
 from gpunas.latency.cache import NetworkCache, missing_codes, network_key
 from gpunas.latency.fidelity import evaluate, pick_networks
+from gpunas.latency.keys import KEY_LAYOUT
 from gpunas.latency.lut import check_compatible
 from gpunas.latency.protocol import Protocol, measure, noise_summary
 from gpunas.tables import write_table
@@ -86,7 +87,7 @@ def test_fidelity_networks_cover_the_whole_range():
 def _conditions(**changes):
     base = {"slug": "onnxruntime-cpu-x-fp32-b1", "backend": "onnxruntime", "device": "cpu", "hardware": "x",
             "precision": "fp32", "batch": 1, "threads": 1, "padding": "same", "classes": 10, "unit": "ms",
-            "key_layout": 3, "protocol": {"repeats": 5, "warmup": 5, "runs": 20, "max_cv": 0.1, "remeasure": 2},
+            "key_layout": KEY_LAYOUT, "protocol": {"repeats": 5, "warmup": 5, "runs": 20, "max_cv": 0.1, "remeasure": 2},
             "options": {}, "versions": {"onnxruntime": "1.32.0"}}  # fmt: skip
     return base | changes
 

@@ -75,6 +75,6 @@ def test_a_run_whose_every_trial_failed_exits_non_zero_and_says_why(workflow):
                        "train": {**MINI["train"], "inject_fault": {"s0/0/0": "raise"}}})  # fmt: skip
     proc = workflow.run(check=False)
     assert proc.returncode != 0
-    assert _error_lines(proc, "every trial of the search failed (1 trials): 1 x RuntimeError")
+    assert _error_lines(proc, "every trial of the search failed (1 trials): 1 x GpunasError")
     card = json.loads((workflow.path / "results/hub/s0/card.json").read_text())
     assert card["status"] == "all_failed"

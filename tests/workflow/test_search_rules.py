@@ -51,7 +51,10 @@ def test_search_end_to_end_with_failures(workflow):
         assert len(h) == 4 and h["encoding"].is_unique
     s0, s1 = hist["s0"].set_index(["round", "slot"]), hist["s1"].set_index(["round", "slot"])
     assert s0.loc[(0, 1), "status"] == "failed" and "diverged" in s0.loc[(0, 1), "reason"]
-    assert s1.loc[(0, 0), "status"] == "failed" and "RuntimeError" in s1.loc[(0, 0), "reason"]
+    assert (
+        s1.loc[(0, 0), "status"] == "failed"
+        and "GpunasError: normalisation needs 5" in s1.loc[(0, 0), "reason"]
+    )
     assert s1.loc[(1, 1), "status"] == "failed" and "SIGKILL" in s1.loc[(1, 1), "reason"]
     assert "attempt 2 of 2" in s1.loc[(1, 1), "reason"]  # retried by Snakemake, then recorded
     # killed for memory by the job's real mem_mb limit (1000 MB, then 2000 MB on the retry)

@@ -51,7 +51,10 @@ def summarize(
         "trials": len(hist),
         "failed": int((hist["status"] == "failed").sum()),
         "pareto": len(front),
+        "tiers_without_model": {t["subspace"]: t.get("reason") for t in tiers if t.get("status") != "ok"},
     }
+    for tier, why in doc["tiers_without_model"].items():
+        log.warning("tier %s has no model: %s", tier, why)
     atomic_write_json(out_json, doc)
     plot_scatter(hist, front, bands, tiers, str(out_scatter))
     plot_progress(hist, str(out_progress))

@@ -4,7 +4,9 @@ A key is one block at one input shape: type, in/out channels, input H x W (squar
 stride, expansion, activation, SE, residual (derived), the distilled block set (NVIDIA's
 GPUNet-D1/D2), classes (head only), plus the batch size and precision of the table. Stem and
 head are keys too (the stem is a ``conv`` or ``large_stem`` key with 3 input channels; the head
-is conv1x1 + pool + classifier).
+is conv1x1 + pool + classifier). A key that reads the image (3 input channels: the stem) is
+measured with the input normalisation every built model starts with
+(:class:`gpunas.models.builder.Normalize`), so the LUT sums what ships.
 
 Keys also pack into one int64 *code*, so that enumerating or costing a million candidates is a
 handful of numpy operations instead of a Python loop per candidate. The code's last field holds
@@ -29,7 +31,9 @@ KEY_TYPES = ("conv", "fused_irb", "irb", "head", "basic", "bottleneck", "large_s
 ACTS = ("relu", "swish")
 # Version of the code layout below, stored in every LUT's metadata: a table written with another
 # layout decodes into wrong keys, so it is refused instead of being read.
-KEY_LAYOUT = 3
+# 4: stem keys (3 input channels) include the input normalisation the shipped models start with.
+KEY_LAYOUT = 4
+INPUT_CHANNELS = 3  # RGB: a key with this many input channels reads the image (the stem)
 # bit layout of a key code: (name, bits), low bits first (63 bits: codes are non-negative int64).
 # ``extra``: expansion x 100 for blocks, classes for the head.
 _LAYOUT = (
@@ -78,6 +82,11 @@ class LayerKey:
     se: bool
     classes: int = 0
     distill: bool = False
+
+    @property
+    def reads_image(self) -> bool:
+        """The stem: the layer that takes the (normalised) image, measured with the normalisation."""
+        return self.type != "head" and self.cin == INPUT_CHANNELS
 
     @property
     def residual(self) -> bool:

@@ -74,8 +74,18 @@ class GraphBuilder:
         s = self.node("Sigmoid", [self.conv(s, reduced, channels, 1)])
         return self.node("Mul", [x, s])
 
+    def normalize(self, x: str, channels: int) -> str:
+        """``(x - mean) / std`` per channel, as :class:`gpunas.models.builder.Normalize` exports."""
+        mean = self._weight((1, channels, 1, 1))
+        std = self._name("std")
+        self.inits.append(numpy_helper.from_array(np.full((1, channels, 1, 1), 0.25, np.float32), std))
+        return self.node("Div", [self.node("Sub", [x, mean]), std])
+
     def layer(self, x: str, key: LayerKey, padding: str = "same") -> str:
-        """One block (or the head) of ``key``; mirrors gpunas.models.blocks."""
+        """One block (or the head) of ``key``; mirrors gpunas.models.blocks. The stem
+        (:attr:`LayerKey.reads_image`) starts with the input normalisation."""
+        if key.reads_image:
+            x = self.normalize(x, key.cin)
         if key.type == "head":
             hidden = DISTILL_HEAD_HIDDEN if key.distill else key.cout
             y = self.node("GlobalAveragePool", [self.node("Relu", [self.conv(x, key.cin, hidden, 1)])])
@@ -133,6 +143,16 @@ class GraphBuilder:
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
         model.ir_version = min(model.ir_version, 9)
         return model
+
+
+def identity_graph() -> onnx.ModelProto:
+    """A one-node graph (Identity of a 1-element tensor): creating its session tests a provider."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "probe", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = min(model.ir_version, 9)
+    return model
 
 
 def layer_input_shape(key: LayerKey, batch: int) -> list[int]:

@@ -1,6 +1,15 @@
-"""One builder for every architecture: threads channels, strides and the drop-path schedule."""
+"""One builder for every architecture: threads channels, strides and the drop-path schedule.
+
+A built model takes what a deployment has: RGB images scaled to [0, 1], N x 3 x H x W. Its first
+module, :class:`Normalize`, subtracts the training data's per-channel mean and divides by its
+standard deviation (buffers saved with the weights; a runtime such as TensorRT folds them into the
+first convolution), so neither the hub's PyTorch module nor its ONNX graph needs a
+preprocessing step the user must know about. The latency LUT's stem keys include it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -10,8 +19,40 @@ from gpunas.errors import GpunasError
 from gpunas.models.blocks import Head, create_block
 
 
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel: x is RGB in [0, 1], N x C x H x W; mean and std (C values
+    each, in [0, 1] units) are buffers, saved in the state dict. Identity by default."""
+
+    def __init__(self, channels: int = 3, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(1, channels, 1, 1))
+        self.register_buffer("std", torch.ones(1, channels, 1, 1))
+        if mean is not None or std is not None:
+            self.set(
+                mean if mean is not None else [0.0] * channels, std if std is not None else [1.0] * channels
+            )
+
+    def set(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Use these statistics (C values each; std > 0)."""
+        mean_t = torch.as_tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        std_t = torch.as_tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
+        if mean_t.shape != self.mean.shape or std_t.shape != self.std.shape:
+            raise GpunasError(
+                f"normalisation needs {self.mean.shape[1]} means and stds, got {list(mean)}, {list(std)}"
+            )
+        if not bool((std_t > 0).all()):
+            raise GpunasError(f"normalisation std must be > 0, got {list(std)}")
+        with torch.no_grad():
+            self.mean.copy_(mean_t.to(self.mean.device))
+            self.std.copy_(std_t.to(self.std.device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 class GPUNetModel(nn.Module):
-    """Stages of registered blocks followed by the classification head."""
+    """Input normalisation, stages of registered blocks, the classification head."""
 
     def __init__(
         self,
@@ -21,6 +62,8 @@ class GPUNetModel(nn.Module):
         drop_path_rate: float = 0.0,
         dropout: float = 0.2,
         padding: str = "same",
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -28,6 +71,7 @@ class GPUNetModel(nn.Module):
         if not 0.0 <= drop_path_rate < 1.0:
             raise GpunasError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
         self.arch = arch
+        self.normalize = Normalize(arch.in_channels, mean, std)
         layers = arch.layers()
         blocks = []
         for i, layer in enumerate(layers):
@@ -61,12 +105,32 @@ class GPUNetModel(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        return self.head(self.features(self.normalize(x)))
 
 
 def build_model(arch: Architecture, num_classes: int = 1000, **kwargs: object) -> GPUNetModel:
-    """Build the PyTorch module of ``arch`` (any input resolution works)."""
+    """Build the PyTorch module of ``arch`` (any input resolution works; input RGB in [0, 1],
+    normalised inside by ``mean`` / ``std`` when given)."""
     return GPUNetModel(arch, num_classes, **kwargs)
+
+
+def load_weights(model: GPUNetModel, ckpt: dict) -> GPUNetModel:
+    """Load a gpunas weights file (``torch.load`` of ``weights.pt``) into ``model``.
+
+    Files written before the normalisation moved into the model keep it beside the weights
+    (``ckpt["norm"]``); it is set on the model's :class:`Normalize` then.
+    """
+    state = dict(ckpt["state_dict"])
+    if "normalize.mean" not in state:
+        norm = ckpt.get("norm") or {}
+        state["normalize.mean"] = torch.tensor(norm.get("mean", [0.0] * model.normalize.mean.shape[1])).view(
+            1, -1, 1, 1
+        )
+        state["normalize.std"] = torch.tensor(norm.get("std", [1.0] * model.normalize.std.shape[1])).view(
+            1, -1, 1, 1
+        )
+    model.load_state_dict(state)
+    return model
 
 
 def module_macs(model: nn.Module, resolution: int, in_channels: int = 3) -> int:

@@ -3,8 +3,10 @@
 AdamW, cosine learning rate with linear warm-up, label smoothing, random horizontal flips,
 channels_last, one seed for initialisation, order and augmentation. Images come a batch at a
 time from the prepared dataset (uint8, :mod:`gpunas.datasets.prepared`; a torch ``DataLoader``
-with ``train.workers`` processes); each batch is resized to the candidate's resolution and
-normalised on the training device.
+with ``train.workers`` processes); each batch is scaled to [0, 1] and resized to the candidate's
+resolution on the training device. The model normalises it itself: its first module
+(:class:`gpunas.models.builder.Normalize`) holds the training split's per-channel mean and std,
+so the trained model takes RGB in [0, 1], as it ships.
 
 Device (``train.device``): ``auto`` takes CUDA when the job has a GPU. On CUDA the forward and
 backward run under automatic mixed precision (bfloat16 where the GPU supports it, else float16
@@ -105,11 +107,11 @@ def batch_loader(
 
 
 class Preprocess:
-    """uint8 batch -> float on the device, resized to the resolution, normalised, channels_last."""
+    """uint8 batch -> float in [0, 1] on the device, resized bilinearly to the resolution,
+    channels_last (the model normalises: :class:`gpunas.models.builder.Normalize`)."""
 
-    def __init__(self, resolution: int, mean: torch.Tensor, std: torch.Tensor, device: torch.device) -> None:
+    def __init__(self, resolution: int, device: torch.device) -> None:
         self.resolution, self.device = resolution, device
-        self.mean, self.std = mean.to(device), std.to(device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True).float().div_(255.0)
@@ -117,7 +119,7 @@ class Preprocess:
             x = F.interpolate(
                 x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False
             )
-        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return x.contiguous(memory_format=torch.channels_last)
 
 
 def peak_rss_mb() -> float:
@@ -196,8 +198,9 @@ def fit(
 
     t0 = time.perf_counter()
     mean, std = _norm(data)
-    prep = Preprocess(arch.resolution, mean, std, device)
-    model = build_model(arch, data.num_classes, drop_path_rate=cfg.drop_path, dropout=cfg.dropout)
+    prep = Preprocess(arch.resolution, device)
+    model = build_model(arch, data.num_classes, drop_path_rate=cfg.drop_path, dropout=cfg.dropout,
+                        mean=mean.flatten().tolist(), std=std.flatten().tolist())  # fmt: skip
     model = model.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
