@@ -1,13 +1,23 @@
 # gpunas: hardware-aware NAS in the manner of NVIDIA GPUNet, as one Snakemake DAG.
 #
-# Paths: results/<stage>/..., logs/<rule>/<wildcards>.log, benchmarks/<rule>/<wildcards>.tsv
+# Paths: results/<stage>/..., logs/<rule>/<wildcards>.log, results/benchmarks/<rule>/<wildcards>.tsv
 #   results/space/summary.json          fields, choices and cardinality of the configured space
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default config: the run directory's config/config.yaml (the workflow catalog's
+# layout), else the workflow's own, so `snakemake -s PATH/Snakefile -d RUNDIR` runs it too.
+# Relative paths in the config (recorded benchmarks, data) resolve the same way (rules/common.smk).
+DEFAULT_CONFIG = "config/config.yaml"
+if not os.path.exists(DEFAULT_CONFIG):
+    DEFAULT_CONFIG = os.path.join(workflow.basedir, DEFAULT_CONFIG)
+
+
+configfile: DEFAULT_CONFIG
 
 
 report: "report/workflow.rst"

@@ -2,7 +2,7 @@
 import sys
 
 from gpunas.baselines.families import families_for, variants
-from gpunas.config import check_config, schema_path
+from gpunas.config import check_config, resolve_paths, schema_path
 from gpunas.errors import GpunasError
 from gpunas.latency.partition import subspace_ids
 from gpunas.latency.settings import expected_conditions, resolve_slug
@@ -10,6 +10,9 @@ from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 
 validate(config, schema_path())
+# Relative paths naming the workflow's own files (recorded benchmarks, the shared data table)
+# resolve the same with `-d RUNDIR` / `-s PATH/Snakefile` as from the workflow's directory.
+resolve_paths(config, workflow.basedir)
 # Budgets, a space the evaluator can score (one line otherwise), a writable results folder. The
 # dataset is checked by the check_dataset job before any training (not here, since a dry-run of a
 # real-scale config must work on a machine without the data).

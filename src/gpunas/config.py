@@ -3,6 +3,7 @@ schema cannot express, all before any job starts, each failing with one line."""
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,17 @@ from gpunas.latency.partition import check_spec
 from gpunas.spaces import load_space
 from gpunas.spaces.base import Space
 from gpunas.training.budget import check_requests
+
+log = logging.getLogger(__name__)
+# Config values that are paths a relative value of which may name a file of the workflow itself
+# (a recorded benchmark, the shared data table, a space file) rather than of the run directory.
+PATH_KEYS = (
+    ("space",),
+    ("data", "source"),
+    ("evaluator", "csv"),
+    ("report", "strategy_benchmark"),
+    ("report", "proxy_validity"),
+)
 
 
 def schema_path() -> str:
@@ -32,3 +44,29 @@ def check_config(config: dict[str, Any], results: str | Path = "results") -> tup
         check_requests(config, space)
     check_writable_dir(results)
     return space, evaluator
+
+
+def resolve_paths(config: dict[str, Any], basedir: str | Path, workdir: str | Path = ".") -> dict[str, str]:
+    """Make the relative paths of :data:`PATH_KEYS` resolve the same from any working directory.
+
+    A relative path that exists under ``workdir`` (the run directory, Snakemake's ``-d``) is kept
+    as it is; one that exists only under ``basedir`` (the workflow's own directory, where the
+    Snakefile of ``-s`` lives) is replaced, in ``config``, by that absolute path. Anything else
+    is left for the checks that name it. Returns ``{"data.source": new path, ...}`` of what changed.
+    """
+    changed = {}
+    for keys in PATH_KEYS:
+        parent = config
+        for k in keys[:-1]:
+            parent = parent.get(k) or {}
+        value = parent.get(keys[-1]) if isinstance(parent, dict) else None
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            continue
+        if (Path(workdir) / value).exists():
+            continue
+        candidate = (Path(basedir) / value).resolve()
+        if candidate.exists():
+            parent[keys[-1]] = str(candidate)
+            changed[".".join(keys)] = str(candidate)
+            log.info("%s: %r resolved from the workflow's directory: %s", ".".join(keys), value, candidate)
+    return changed

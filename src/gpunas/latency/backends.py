@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -192,6 +193,9 @@ class OnnxRuntimeBackend(Backend):
         super().__init__(**kwargs)
 
     def check(self) -> None:
+        """The device's execution provider is built in *and* can be created here: ONNX Runtime
+        lists a provider whose libraries (CUDA, cuDNN, TensorRT) are missing, then silently runs
+        a session on the CPU instead, so a one-node session is created and its providers read."""
         import onnxruntime as ort
 
         provider = self._PROVIDERS[self.device]
@@ -200,6 +204,15 @@ class OnnxRuntimeBackend(Backend):
                 f"onnxruntime has no {provider} here (available: {ort.get_available_providers()}); "
                 "install the 'gpu' extra on a GPU machine or use device: cpu"
             )
+        from gpunas.latency.onnx_graph import identity_graph
+
+        try:
+            self._session(identity_graph().SerializeToString())
+        except BackendUnavailableError:
+            raise
+        except Exception as exc:  # the provider's own error, whatever its type
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise BackendUnavailableError(f"onnxruntime cannot create the {provider} here: {first}") from None
 
     def hardware(self) -> str:
         return cpu_name() if self.device == "cpu" else _cuda_name()
@@ -222,7 +235,16 @@ class OnnxRuntimeBackend(Backend):
         provider: Any = self._PROVIDERS[self.device]
         if self.device == "tensorrt":
             provider = (provider, {"trt_fp16_enable": self.precision == "fp16"})
-        return ort.InferenceSession(model_bytes, so, providers=[provider])
+        with warnings.catch_warnings():  # a provider that cannot be created is refused just below
+            warnings.simplefilter("ignore", UserWarning)
+            session = ort.InferenceSession(model_bytes, so, providers=[provider])
+        name = self._PROVIDERS[self.device]
+        if name not in session.get_providers():  # ONNX Runtime fell back to another provider
+            raise BackendUnavailableError(
+                f"onnxruntime cannot create the {name} here (the session fell back to "
+                f"{session.get_providers()}); check its CUDA / cuDNN / TensorRT libraries or use device: cpu"
+            )
+        return session
 
     def layer(self, key: LayerKey) -> Runner:
         from gpunas.latency.onnx_graph import layer_graph, layer_input_shape
@@ -253,11 +275,15 @@ def _cuda_name() -> str:
 
 
 def torch_layer_module(key: LayerKey, padding: str = "same") -> Any:
+    """The module of one key: its block (the stem preceded by the input normalisation) or the head."""
+    from torch import nn
+
     from gpunas.models.blocks import Head, create_block
+    from gpunas.models.builder import Normalize
 
     if key.type == "head":
         return Head(key.cin, key.cout, key.classes, distill=key.distill)
-    return create_block(
+    block = create_block(
         key.type,
         key.cin,
         key.cout,
@@ -269,6 +295,7 @@ def torch_layer_module(key: LayerKey, padding: str = "same") -> Any:
         padding=padding,
         distill=key.distill,
     )
+    return nn.Sequential(Normalize(key.cin), block) if key.reads_image else block
 
 
 class _TorchRunner(Runner):

@@ -76,6 +76,7 @@ def partition(latency: np.ndarray, spec: dict[str, Any]) -> dict[str, Any]:
                 "hi_ms": float(hi),
                 "count": len(members),
                 "empty": len(members) == 0,
+                "under_budget": int((latency < hi).sum()),
                 "min_ms": float(lat.min()) if len(lat) else None,
                 "median_ms": float(np.median(lat)) if len(lat) else None,
                 "max_ms": float(lat.max()) if len(lat) else None,
@@ -89,6 +90,29 @@ def partition(latency: np.ndarray, spec: dict[str, Any]) -> dict[str, Any]:
         "above_last_edge": int((band == -1).sum()),
         "subspaces": subspaces,
     }
+
+
+def check_budgets(result: dict[str, Any], latency: np.ndarray, unit: str = "ms") -> list[str]:
+    """Refuse a partition in which no budget holds a candidate; return one warning per budget that
+    holds none (its tier will have no model) when others do.
+
+    Raises :class:`GpunasError` (one line: the budgets, the fastest sample's predicted latency
+    and the unit) before any training is planned on nothing.
+    """
+    empty = [s for s in result["subspaces"] if s.get("under_budget", s["count"]) == 0]
+    fastest = float(np.min(latency)) if len(latency) else float("nan")
+    if len(empty) == len(result["subspaces"]):
+        edges = ", ".join(f"{e:.4g}" for e in result["edges_ms"])
+        raise GpunasError(
+            f"subspaces.budgets: no candidate is under any budget ({edges} {unit}): the fastest of the "
+            f"{len(latency):,} samples is predicted at {fastest:.4g} {unit}; budgets and latencies are in "
+            f"{unit} (a table in microseconds, or budgets below the device's fastest network?)"
+        )
+    return [
+        f"budget {s['id']} (< {s['hi_ms']:.4g} {unit}) holds no candidate: the fastest sample is predicted "
+        f"at {fastest:.4g} {unit}; tier {s['id']} will have no model"
+        for s in empty
+    ]
 
 
 def plot_histogram(latency: np.ndarray, result: dict[str, Any], path: str, title: str) -> None:

@@ -146,8 +146,13 @@ def strategy_figure(benchmark: str | Path | None, output: str | Path) -> None:
     from gpunas.plotting import pyplot, save_figure
 
     if not benchmark or not Path(benchmark).exists():
+        if benchmark:
+            log.warning(
+                "report.strategy_benchmark: %s not found: the report shows it as not recorded", benchmark
+            )
         _placeholder(output, "No search-strategy benchmark recorded (report.strategy_benchmark).")
         return
+    log.info("search strategies from %s", benchmark)
     doc = json.loads(Path(benchmark).read_text())
     if "bands" not in doc or "strategies" not in doc:
         log.warning(
@@ -194,8 +199,11 @@ def proxy_validity_figure(benchmark: str | Path | None, output: str | Path) -> N
     from gpunas.plotting import pyplot, save_figure
 
     if not benchmark or not Path(benchmark).exists():
+        if benchmark:
+            log.warning("report.proxy_validity: %s not found: the report shows it as not recorded", benchmark)
         _placeholder(output, "No proxy-validity benchmark recorded (report.proxy_validity).")
         return
+    log.info("proxy validity from %s", benchmark)
     doc = json.loads(Path(benchmark).read_text())
     if not {"runs", "summary", "reference_schedule", "proxy_schedules"} <= set(doc):
         log.warning("%s: not a result of benchmarks/bench_proxy_validity.py: not plotted", benchmark)

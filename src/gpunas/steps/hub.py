@@ -78,7 +78,9 @@ def select_hub(
                             f"trial of band {subspace} was more accurate")  # fmt: skip
     by_dir = {str(Path(w).parent): Path(w) for w in weights}
     winner = by_dir.get(str(best["trial_dir"])) if best is not None else None
-    return write_tier(Path(outdir), card, best, winner, with_model=ev.trains)
+    doc = json.loads(Path(dataset).read_text()) if dataset else {}
+    return write_tier(Path(outdir), card, best, winner, with_model=ev.trains,
+                      decode_size=(doc.get("shape") or [None])[-1], class_names=doc.get("class_names"))  # fmt: skip
 
 
 def summarize_search(

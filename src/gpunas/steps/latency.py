@@ -21,7 +21,7 @@ from gpunas.latency.estimate import Correction, lut_sums
 from gpunas.latency.keys import LayerKey, keys_for_arch, keys_for_space, keys_for_vectors
 from gpunas.latency.lut import check_compatible, keys_frame, lut_metadata, read_lut
 from gpunas.latency.networks import measure_exported
-from gpunas.latency.partition import partition, plot_histogram
+from gpunas.latency.partition import check_budgets, partition, plot_histogram
 from gpunas.latency.protocol import ChunkStore, measure, noise_summary
 from gpunas.latency.settings import make_backend, make_protocol
 from gpunas.spaces import load_space
@@ -238,6 +238,9 @@ def partition_subspaces(
     result = partition(latency, subspaces)
     result["slug"] = meta.get("slug")
     result["space"] = meta.get("space")
+    result["empty_budgets"] = check_budgets(result, latency)
+    for line in result["empty_budgets"]:
+        log.warning("%s", line)
     for sub in result["subspaces"]:
         if sub["empty"]:
             log.warning("sub-space %s (%s) is EMPTY: no sampled candidate in [%.4g, %.4g) ms",
