@@ -1,6 +1,6 @@
 """gpunas: hardware-aware neural architecture search in the manner of NVIDIA GPUNet.
 
-The package's folders mirror the pipeline (see README "Layout"); importing ``gpunas`` itself is
+The package's folders mirror the pipeline (see docs/development.md); importing ``gpunas`` itself is
 light (architectures only), so ``gpunas.hub.load_model`` needs torch and nothing of the search.
 """
 

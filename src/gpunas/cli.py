@@ -1,6 +1,8 @@
-"""Command-line interface: ``gpunas describe``, ``gpunas space``.
+"""The ``gpunas`` command: inspect architectures, spaces, LUTs and the model hub of a run.
 
-Errors in user input are reported as one line on stderr with exit code 2.
+The search itself runs as a Snakemake workflow (``snakemake --cores 2``); this command looks at
+what it uses and produces. Errors in user input are reported as one line on stderr with exit
+code 2.
 """
 
 from __future__ import annotations
@@ -134,6 +136,21 @@ def _hub_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_reference(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gpunas.config import reference_markdown
+
+    text = reference_markdown()
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    for path in args.output:
+        Path(path).write_text(text)
+        logging.getLogger(__name__).info("wrote %s", path)
+    return 0
+
+
 def _lut_show(args: argparse.Namespace) -> int:
     from gpunas.latency.lut import read_lut
 
@@ -164,7 +181,23 @@ def _lut_show(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpunas", description=__doc__.splitlines()[0])
+    from gpunas import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="gpunas",
+        description="Inspect what gpunas's search uses and produces: architectures, search spaces, latency "
+        "lookup tables and the model hub. The search itself runs as a Snakemake workflow: "
+        "`snakemake --cores 2` in the repository (see README.md and docs/).",
+        epilog="examples:\n"
+        "  gpunas describe GPUNet-0                      a released GPUNet: stages, parameters, MACs\n"
+        "  gpunas space gpunet                           fields, choices and cardinality of a space\n"
+        "  gpunas hub list results                       the tiers of a finished run\n"
+        "  gpunas hub predict results/hub/s0 cat.png     classify image files with a tier's model\n"
+        "  gpunas lut show results/lut/<device>/search/lut.parquet\n"
+        "  gpunas config reference                       every config key, from the schema",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gpunas {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -176,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
         "released GPUNets (GPUNet-0, -1, -2, -P0, -P1, -D1, -D2; shipped with gpunas).",
     )
     p.add_argument("arch", metavar="ARCH")
-    p.add_argument("--space", help="space name in config/spaces/ or a YAML path (vectors default to gpunet)")
+    p.add_argument(
+        "--space",
+        help="space: gpunas's own (gpunet, tiny, nasbench201), a name in an optional ./config/spaces/, or a YAML path (default gpunet)",
+    )
     p.add_argument("--resolution", type=int, help="override the input resolution")
     p.add_argument("--classes", type=int, default=1000, help="classifier outputs (default 1000)")
     p.add_argument(
@@ -206,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--top", type=int, default=1, help="classes to print per image (default 1)")
     q.set_defaults(func=_hub_predict)
+
+    p = sub.add_parser("config", help="the workflow's configuration")
+    cfg_sub = p.add_subparsers(dest="config_command", required=True)
+    q = cfg_sub.add_parser("reference", help="the config reference (Markdown) from the config schema")
+    q.add_argument(
+        "--output",
+        nargs="*",
+        metavar="FILE",
+        help="write it to these files (config/README.md docs/config.md)",
+    )
+    q.set_defaults(func=_config_reference)
 
     p = sub.add_parser("lut", help="inspect a latency lookup table")
     lut_sub = p.add_subparsers(dest="lut_command", required=True)

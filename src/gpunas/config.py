@@ -3,10 +3,13 @@ schema cannot express, all before any job starts, each failing with one line."""
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from gpunas.evaluators import Evaluator, create_evaluator
 from gpunas.io import check_writable_dir
@@ -70,3 +73,73 @@ def resolve_paths(config: dict[str, Any], basedir: str | Path, workdir: str | Pa
             changed[".".join(keys)] = str(candidate)
             log.info("%s: %r resolved from the workflow's directory: %s", ".".join(keys), value, candidate)
     return changed
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _type_of(spec: dict[str, Any]) -> str:
+    if "enum" in spec:
+        return " \\| ".join(f"`{v}`" for v in spec["enum"])
+    kind = spec.get("type", "object" if "properties" in spec else "")
+    kinds = kind if isinstance(kind, list) else [kind]
+    text = " or ".join(str(k) for k in kinds)
+    bounds = [f"{op} {spec[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
+              if k in spec]  # fmt: skip
+    return text + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def _default_of(spec: dict[str, Any]) -> str:
+    if "default" not in spec:
+        return ""
+    value = spec["default"]
+    return "`null`" if value is None else f"`{json.dumps(value) if not isinstance(value, str) else value}`"
+
+
+def reference_markdown(schema: dict[str, Any] | None = None) -> str:
+    """The config reference (``config/README.md``, ``docs/config.md``) from the schema's
+    descriptions: one table per top-level section, a row per key (dotted path, type, default,
+    description). Regenerate with ``gpunas config reference``; a test keeps both files current."""
+    if schema is None:
+        schema = yaml.safe_load(Path(schema_path()).read_text())
+    defs = schema.get("definitions", {})
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `src/gpunas/data/config.schema.yaml` by `gpunas config reference` (do not edit by",
+        "hand). Every key is validated before any job starts; unknown keys are refused. The embedded",
+        "default run's values, each with a comment on how to choose it, are in `config/config.yaml`;",
+        "the real-scale and tabular presets in `config/presets/`.",
+        "",
+    ]
+    top = [(k, v) for k, v in schema["properties"].items() if "properties" not in v]
+    sections = [(k, v) for k, v in schema["properties"].items() if "properties" in v]
+    lines += ["## Top level", "", "| key | type | default | description |", "|---|---|---|---|"]
+    lines += [
+        f"| `{k}` | {_type_of(v)} | {_default_of(v)} | {_cell(v.get('description', ''))} |" for k, v in top
+    ]
+    for name, section in sections:
+        lines += ["", f"## `{name}`", ""]
+        if section.get("description"):
+            lines += [section["description"][0].upper() + section["description"][1:] + ".", ""]
+        lines += ["| key | type | default | description |", "|---|---|---|---|"]
+        for key, spec in _flatten(section, defs, name):
+            lines.append(
+                f"| `{key}` | {_type_of(spec)} | {_default_of(spec)} | {_cell(spec.get('description', ''))} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _flatten(section: dict[str, Any], defs: dict[str, Any], prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = []
+    for key, spec in section.get("properties", {}).items():
+        if "$ref" in spec:
+            spec = {**defs[spec["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in spec.items() if k != "$ref"}}
+        path = f"{prefix}.{key}"
+        if "properties" in spec:
+            rows.append((path, {**spec, "type": "object"}))
+            rows += _flatten(spec, defs, path)
+        else:
+            rows.append((path, spec))
+    return rows

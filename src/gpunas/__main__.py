@@ -1,0 +1,7 @@
+"""``python -m gpunas``: the same as the ``gpunas`` command."""
+
+import sys
+
+from gpunas.cli import main
+
+sys.exit(main())
