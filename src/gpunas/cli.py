@@ -167,8 +167,19 @@ def _lut_show(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
         return 0
-    for key in ("slug", "backend", "device", "hardware", "precision", "batch", "threads", "padding", "classes",
-                "unit", "date"):  # fmt: skip
+    for key in (
+        "slug",
+        "backend",
+        "device",
+        "hardware",
+        "precision",
+        "batch",
+        "threads",
+        "padding",
+        "classes",
+        "unit",
+        "date",
+    ):
         sys.stdout.write(f"{key:<10} {meta.get(key)}\n")
     sys.stdout.write(f"{'versions':<10} {meta.get('versions')}\n{'protocol':<10} {meta.get('protocol')}\n")
     sys.stdout.write(
@@ -181,7 +192,7 @@ def _lut_show(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gpunas import __version__
+    from importlib.metadata import version
 
     parser = argparse.ArgumentParser(
         prog="gpunas",
@@ -197,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  gpunas config reference                       every config key, from the schema",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"gpunas {__version__}")
+    parser.add_argument("--version", action="version", version=f"gpunas {version('gpunas')}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -85,8 +85,11 @@ def _type_of(spec: dict[str, Any]) -> str:
     kind = spec.get("type", "object" if "properties" in spec else "")
     kinds = kind if isinstance(kind, list) else [kind]
     text = " or ".join(str(k) for k in kinds)
-    bounds = [f"{op} {spec[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
-              if k in spec]  # fmt: skip
+    bounds = [
+        f"{op} {spec[k]}"
+        for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="))
+        if k in spec
+    ]
     return text + (f" ({', '.join(bounds)})" if bounds else "")
 
 

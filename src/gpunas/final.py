@@ -61,27 +61,54 @@ def pick_finalists(
     for card in cards:
         slot = f"hub/{card['subspace']}"
         if card.get("status") == "ok":
-            out[slot] = {"slot": slot, "kind": "hub", "arch": card["arch"], "predicted_ms": card["predicted_ms"],
-                         "tier": card["subspace"], "skip": False}  # fmt: skip
+            out[slot] = {
+                "slot": slot,
+                "kind": "hub",
+                "arch": card["arch"],
+                "predicted_ms": card["predicted_ms"],
+                "tier": card["subspace"],
+                "skip": False,
+            }
         else:
-            out[slot] = {"slot": slot, "kind": "hub", "tier": card["subspace"], "skip": True,
-                         "reason": f"tier {card['subspace']} has no model ({card.get('status')})"}  # fmt: skip
+            out[slot] = {
+                "slot": slot,
+                "kind": "hub",
+                "tier": card["subspace"],
+                "skip": True,
+                "reason": f"tier {card['subspace']} has no model ({card.get('status')})",
+            }
     chosen: dict[str, set[str]] = {}
     for sub, budget in budgets.items():
         for family in sorted({v["family"] for v in variants}):
-            inside = sorted((v for v in variants if v["family"] == family and v["predicted_ms"] < budget),
-                            key=lambda v: v["predicted_ms"], reverse=True)  # fmt: skip
+            inside = sorted(
+                (v for v in variants if v["family"] == family and v["predicted_ms"] < budget),
+                key=lambda v: v["predicted_ms"],
+                reverse=True,
+            )
             for v in inside[: per_family or None]:
                 chosen.setdefault(v["slot"], set()).add(sub)
     for v in variants:
         slot = v["slot"]
         if slot in chosen:
-            out[slot] = {"slot": slot, "kind": "baseline", "family": v["family"], "variant": v["variant"],
-                         "arch": v["arch"], "predicted_ms": v["predicted_ms"], "budgets": sorted(chosen[slot]),
-                         "skip": False}  # fmt: skip
+            out[slot] = {
+                "slot": slot,
+                "kind": "baseline",
+                "family": v["family"],
+                "variant": v["variant"],
+                "arch": v["arch"],
+                "predicted_ms": v["predicted_ms"],
+                "budgets": sorted(chosen[slot]),
+                "skip": False,
+            }
         else:
-            out[slot] = {"slot": slot, "kind": "baseline", "family": v["family"], "variant": v["variant"],
-                         "skip": True, "reason": "not among the largest variants of its family inside any budget"}  # fmt: skip
+            out[slot] = {
+                "slot": slot,
+                "kind": "baseline",
+                "family": v["family"],
+                "variant": v["variant"],
+                "skip": True,
+                "reason": "not among the largest variants of its family inside any budget",
+            }
     return out
 
 
@@ -101,17 +128,36 @@ def compare(
         hub = hubs.get(sub)
         h = stats_of.get(hub["slot"]) if hub else None
         if hub and h:
-            row |= {"search_arch": hub["arch"], "search_ms": hub["predicted_ms"], "search_seeds": len(acc[hub["slot"]]),
-                    "search_test_top1": h[0], "search_ci_low": h[1], "search_ci_high": h[2]}  # fmt: skip
-        inside = [f for f in finalists.values() if f["kind"] == "baseline" and not f["skip"]
-                  and f["predicted_ms"] < budget and f["slot"] in stats_of]  # fmt: skip
+            row |= {
+                "search_arch": hub["arch"],
+                "search_ms": hub["predicted_ms"],
+                "search_seeds": len(acc[hub["slot"]]),
+                "search_test_top1": h[0],
+                "search_ci_low": h[1],
+                "search_ci_high": h[2],
+            }
+        inside = [
+            f
+            for f in finalists.values()
+            if f["kind"] == "baseline"
+            and not f["skip"]
+            and f["predicted_ms"] < budget
+            and f["slot"] in stats_of
+        ]
         row["baselines_inside"] = len(inside)
         if inside:
             best = max(inside, key=lambda f: stats_of[f["slot"]][0])
             b = stats_of[best["slot"]]
-            row |= {"baseline": best["variant"], "baseline_family": best["family"], "baseline_arch": best["arch"],
-                    "baseline_ms": best["predicted_ms"], "baseline_seeds": len(acc[best["slot"]]),
-                    "baseline_test_top1": b[0], "baseline_ci_low": b[1], "baseline_ci_high": b[2]}  # fmt: skip
+            row |= {
+                "baseline": best["variant"],
+                "baseline_family": best["family"],
+                "baseline_arch": best["arch"],
+                "baseline_ms": best["predicted_ms"],
+                "baseline_seeds": len(acc[best["slot"]]),
+                "baseline_test_top1": b[0],
+                "baseline_ci_low": b[1],
+                "baseline_ci_high": b[2],
+            }
             if h:
                 row["gain_pts"] = h[0] - b[0]
                 if separated(h, b):
@@ -123,8 +169,12 @@ def compare(
     return pd.DataFrame(rows)
 
 
-def matched_ratio(baseline: dict[str, Any], b: tuple[float, float, float], hubs: dict[str, Any],
-                  stats_of: dict[str, tuple[float, float, float]]) -> float:  # fmt: skip
+def matched_ratio(
+    baseline: dict[str, Any],
+    b: tuple[float, float, float],
+    hubs: dict[str, Any],
+    stats_of: dict[str, tuple[float, float, float]],
+) -> float:
     """Baseline latency / latency of the fastest hub model whose interval lies wholly above or on the
     baseline's mean (nan when none): above 1, the search reaches the accuracy faster."""
     ok = [f for f in hubs.values() if f["slot"] in stats_of and stats_of[f["slot"]][1] >= b[0]]
@@ -145,8 +195,13 @@ def _ci(row: dict[str, Any], prefix: str) -> str:
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]" if lo is not None and np.isfinite(lo) else f"{mean:.2f}"
 
 
-def markdown(table: pd.DataFrame, finalists: dict[str, dict[str, Any]], results: list[dict[str, Any]],
-             seeds: int, schedule: str) -> str:  # fmt: skip
+def markdown(
+    table: pd.DataFrame,
+    finalists: dict[str, dict[str, Any]],
+    results: list[dict[str, Any]],
+    seeds: int,
+    schedule: str,
+) -> str:
     """The comparison per budget, then every finalist with its seeds."""
     lines = [
         "# Finalists on the held-out test split",
@@ -170,8 +225,13 @@ def markdown(table: pd.DataFrame, finalists: dict[str, dict[str, Any]], results:
     for res in results:
         if res.get("test_top1") is not None:
             by_slot.setdefault(res["slot"], []).append(res["test_top1"])
-    lines += ["", "## Every finalist", "", "| slot | model | predicted ms | test top-1 per seed | mean [95% CI] |",
-              "|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Every finalist",
+        "",
+        "| slot | model | predicted ms | test top-1 per seed | mean [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
     for slot, f in sorted(finalists.items()):
         if f["skip"]:
             continue
@@ -222,8 +282,16 @@ def plot(
     save_figure(fig, path)
 
 
-def write(table: pd.DataFrame, finalists: dict[str, dict[str, Any]], results: list[dict[str, Any]], seeds: int,
-          schedule: str, output_csv: str | Path, output_md: str | Path, output_png: str | Path) -> None:  # fmt: skip
+def write(
+    table: pd.DataFrame,
+    finalists: dict[str, dict[str, Any]],
+    results: list[dict[str, Any]],
+    seeds: int,
+    schedule: str,
+    output_csv: str | Path,
+    output_md: str | Path,
+    output_png: str | Path,
+) -> None:
     with atomic_path(output_csv) as tmp:
         table.to_csv(tmp, index=False)
     atomic_write_text(output_md, markdown(table, finalists, results, seeds, schedule))

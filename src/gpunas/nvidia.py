@@ -56,10 +56,27 @@ _KEYS = {
     "head": ("num_in_channels", "num_out_channels"),
     "head_large": ("num_in_channels", "num_out_channels"),
     "conv": ("num_in_channels", "num_out_channels", "stride", "kernel_size", "act", "stage"),
-    "irb": ("num_in_channels", "num_out_channels", "stride", "expansion", "kernel_size", "act", "use_se", "stage"),
-    "irb/distill": ("num_in_channels", "num_out_channels", "stride", "expansion", "kernel_size", "groups", "stage"),
+    "irb": (
+        "num_in_channels",
+        "num_out_channels",
+        "stride",
+        "expansion",
+        "kernel_size",
+        "act",
+        "use_se",
+        "stage",
+    ),
+    "irb/distill": (
+        "num_in_channels",
+        "num_out_channels",
+        "stride",
+        "expansion",
+        "kernel_size",
+        "groups",
+        "stage",
+    ),
     "tail": ("num_in_channels", "num_out_channels", "num_classes"),
-}  # fmt: skip
+}
 _KEYS["fused_irb"] = _KEYS["irb"]
 _KEYS["fused_irb/distill"] = _KEYS["irb/distill"]
 # optional keys the builder reads or tolerates: head ``act`` (standard), ``stage`` on stems;
@@ -261,8 +278,11 @@ def to_nvidia(
                 )
             if layer.block == "large_stem" and not d:
                 raise GpunasError(f"{where}: 'head_large' exists only in NVIDIA's distilled builder")
-            rec: dict[str, Any] = {"layer_type": "head" if layer.block == "conv" else "head_large",
-                                   "num_in_channels": layer.in_channels, "num_out_channels": layer.out_channels}  # fmt: skip
+            rec: dict[str, Any] = {
+                "layer_type": "head" if layer.block == "conv" else "head_large",
+                "num_in_channels": layer.in_channels,
+                "num_out_channels": layer.out_channels,
+            }
             if d:
                 rec["stage"] = layer.stage
             elif layer.act != "swish":
@@ -270,17 +290,31 @@ def to_nvidia(
             records.append(rec)
             continue
         if layer.block not in _LAYER_TYPES[d]:
-            raise GpunasError(f"{where}: NVIDIA's {'distilled' if d else 'standard'} builder has no such layers "
-                             f"(only {list(_LAYER_TYPES[d])})")  # fmt: skip
+            raise GpunasError(
+                f"{where}: NVIDIA's {'distilled' if d else 'standard'} builder has no such layers "
+                f"(only {list(_LAYER_TYPES[d])})"
+            )
         values = {
-            "num_in_channels": layer.in_channels, "num_out_channels": layer.out_channels, "stride": layer.stride,
-            "expansion": layer.expansion, "kernel_size": layer.kernel, "act": layer.act, "use_se": layer.se,
-            "groups": 1, "stage": layer.stage,
-        }  # fmt: skip
+            "num_in_channels": layer.in_channels,
+            "num_out_channels": layer.out_channels,
+            "stride": layer.stride,
+            "expansion": layer.expansion,
+            "kernel_size": layer.kernel,
+            "act": layer.act,
+            "use_se": layer.se,
+            "groups": 1,
+            "stage": layer.stage,
+        }
         kind = f"{layer.block}/distill" if d else layer.block
         records.append({"layer_type": layer.block, **{k: values[k] for k in _KEYS[kind]}})
-    records.append({"layer_type": "tail", "num_in_channels": arch.num_features,
-                    "num_out_channels": arch.head_width, "num_classes": num_classes})  # fmt: skip
+    records.append(
+        {
+            "layer_type": "tail",
+            "num_in_channels": arch.num_features,
+            "num_out_channels": arch.head_width,
+            "num_classes": num_classes,
+        }
+    )
     return records if layout is None else _apply_layout(records, layout)
 
 

@@ -28,9 +28,23 @@ from gpunas.latency.settings import make_backend, protocol_from
 log = logging.getLogger(__name__)
 
 COLUMNS = [
-    "model", "tier", "status", "backend", "device", "precision", "hardware", "predicted_ms", "measured_ms",
-    "mad_ms", "cv", "error_pct", "budget_ms", "inside_budget", "accuracy", "arch",
-]  # fmt: skip
+    "model",
+    "tier",
+    "status",
+    "backend",
+    "device",
+    "precision",
+    "hardware",
+    "predicted_ms",
+    "measured_ms",
+    "mad_ms",
+    "cv",
+    "error_pct",
+    "budget_ms",
+    "inside_budget",
+    "accuracy",
+    "arch",
+]
 
 
 def resolve_backend(latency: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
@@ -61,9 +75,13 @@ def hub_runner(backend: Any, hub_dir: Path, card: dict[str, Any]) -> Runner:
 
 
 def measure_hub(
-    ok: list[tuple[Path, dict[str, Any]]], backend: Any, protocol: Any, meta: dict[str, Any], slug: str,
+    ok: list[tuple[Path, dict[str, Any]]],
+    backend: Any,
+    protocol: Any,
+    meta: dict[str, Any],
+    slug: str,
     cache: str | Path | None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Latency statistics of each hub model, from the network cache where it applies."""
     if not ok:
         return []
@@ -92,9 +110,16 @@ def measure_hub(
 
 
 def validate(
-    hub_dirs: list[str], lut: str | Path, latency: dict[str, Any], validation: dict[str, Any], slug: str,
-    seed: int, output_csv: str | Path, output_png: str | Path, cache: str | Path | None = None,
-) -> pd.DataFrame:  # fmt: skip
+    hub_dirs: list[str],
+    lut: str | Path,
+    latency: dict[str, Any],
+    validation: dict[str, Any],
+    slug: str,
+    seed: int,
+    output_csv: str | Path,
+    output_png: str | Path,
+    cache: str | Path | None = None,
+) -> pd.DataFrame:
     """Measure every hub model as it ships; ``cache``: the device's network cache, used when the
     validation measures under the LUT's conditions (a model measured before is not measured again)."""
     _, meta = read_lut(lut, expect_slug=slug)
@@ -105,10 +130,16 @@ def validate(
     protocol = protocol_from(p, seed)
     cards = [(Path(d), json.loads((Path(d) / "card.json").read_text())) for d in hub_dirs]
     ok = [(d, c) for d, c in cards if c["status"] == "ok"]
-    measured = {c["subspace"]: row for (_, c), row in zip(ok, measure_hub(ok, backend, protocol, meta, slug, cache),
-                                                         strict=True)}  # fmt: skip
-    base = {"backend": cfg["backend"], "device": cfg["device"], "precision": cfg["precision"],
-            "hardware": backend.hardware()}  # fmt: skip
+    measured = {
+        c["subspace"]: row
+        for (_, c), row in zip(ok, measure_hub(ok, backend, protocol, meta, slug, cache), strict=True)
+    }
+    base = {
+        "backend": cfg["backend"],
+        "device": cfg["device"],
+        "precision": cfg["precision"],
+        "hardware": backend.hardware(),
+    }
     rows = []
     for _, c in cards:
         row = {
@@ -121,9 +152,16 @@ def validate(
         m = measured.get(c["subspace"])
         if m is not None:
             err = (m["latency_ms"] - c["predicted_ms"]) / c["predicted_ms"] * 100
-            row |= {"predicted_ms": c["predicted_ms"], "measured_ms": m["latency_ms"], "mad_ms": m["mad_ms"],
-                    "cv": m["cv"], "error_pct": err, "inside_budget": "yes" if m["latency_ms"] < c["budget_ms"] else "no",
-                    "accuracy": c["accuracy"], "arch": c["arch"]}  # fmt: skip
+            row |= {
+                "predicted_ms": c["predicted_ms"],
+                "measured_ms": m["latency_ms"],
+                "mad_ms": m["mad_ms"],
+                "cv": m["cv"],
+                "error_pct": err,
+                "inside_budget": "yes" if m["latency_ms"] < c["budget_ms"] else "no",
+                "accuracy": c["accuracy"],
+                "arch": c["arch"],
+            }
             if row["inside_budget"] == "no":
                 log.warning(
                     "%s breaks its budget: measured %.4f ms >= %.4f ms",
@@ -142,8 +180,12 @@ def validate(
     )
     done = table.dropna(subset=["measured_ms"])
     if len(done):
-        log.info("validated %d hub models: median |error| %.1f%%, %d outside their budget", len(done),
-                 float(np.median(np.abs(done["error_pct"]))), int((done["inside_budget"] == "no").sum()))  # fmt: skip
+        log.info(
+            "validated %d hub models: median |error| %.1f%%, %d outside their budget",
+            len(done),
+            float(np.median(np.abs(done["error_pct"]))),
+            int((done["inside_budget"] == "no").sum()),
+        )
     return table
 
 
@@ -162,8 +204,14 @@ def plot(table: pd.DataFrame, path: str, title: str) -> None:
     for i, r in done.iterrows():
         ax.hlines(r["budget_ms"], i - 0.45, i + 0.45, colors="k", linestyles="--", lw=1)
         flag = "  OVER BUDGET" if r["inside_budget"] == "no" else ""
-        ax.annotate(f"{r['error_pct']:+.1f}%{flag}", (i, max(r["measured_ms"], r["budget_ms"])), ha="center",
-                    va="bottom", fontsize=8, color="C3" if flag else "k")  # fmt: skip
+        ax.annotate(
+            f"{r['error_pct']:+.1f}%{flag}",
+            (i, max(r["measured_ms"], r["budget_ms"])),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="C3" if flag else "k",
+        )
     ax.set_xticks(x, [f"{m}\n{t}" for m, t in zip(done["model"], done["tier"], strict=True)])
     ax.set_ylabel("latency (ms)")
     ax.set_title(f"Hub validation: {title}\n(dashed: budget; red: measured over budget)", fontsize=9)

@@ -27,9 +27,14 @@ def matched_ratio(lat_b: float, acc_b: float, searched: pd.DataFrame) -> tuple[f
 
 
 def compare(
-    baselines: str | Path, metrics: list[str], histories: list[str], hub_cards: list[str],
-    output_csv: str | Path, output_md: str | Path, output_png: str | Path,
-) -> pd.DataFrame:  # fmt: skip
+    baselines: str | Path,
+    metrics: list[str],
+    histories: list[str],
+    hub_cards: list[str],
+    output_csv: str | Path,
+    output_md: str | Path,
+    output_png: str | Path,
+) -> pd.DataFrame:
     """Per budget: best searched vs best baseline accuracy inside it, and latency ratio at matched accuracy."""
     doc = json.loads(Path(baselines).read_text())
     base = pd.DataFrame([json.loads(Path(p).read_text()) for p in metrics])
@@ -53,15 +58,27 @@ def compare(
         if len(inside):
             b = inside.loc[inside["accuracy"].idxmax()]
             ratio, match = matched_ratio(float(b["predicted_ms"]), float(b["accuracy"]), searched)
-            row |= {"baseline_family": b["family"], "baseline_variant": b.get("variant") or b["family"],
-                    "baseline_accuracy": float(b["accuracy"]),
-                    "baseline_ms": float(b["predicted_ms"]), "baseline_arch": b["arch"],
-                    "accuracy_gain_pts": row["search_accuracy"] - float(b["accuracy"]),
-                    "latency_ratio_at_matched_accuracy": ratio, "matched_search_arch": match}  # fmt: skip
+            row |= {
+                "baseline_family": b["family"],
+                "baseline_variant": b.get("variant") or b["family"],
+                "baseline_accuracy": float(b["accuracy"]),
+                "baseline_ms": float(b["predicted_ms"]),
+                "baseline_arch": b["arch"],
+                "accuracy_gain_pts": row["search_accuracy"] - float(b["accuracy"]),
+                "latency_ratio_at_matched_accuracy": ratio,
+                "matched_search_arch": match,
+            }
         else:
-            row |= {"baseline_family": "", "baseline_variant": "", "baseline_accuracy": np.nan, "baseline_ms": np.nan,
-                    "baseline_arch": "", "accuracy_gain_pts": np.nan,
-                    "latency_ratio_at_matched_accuracy": np.nan, "matched_search_arch": ""}  # fmt: skip
+            row |= {
+                "baseline_family": "",
+                "baseline_variant": "",
+                "baseline_accuracy": np.nan,
+                "baseline_ms": np.nan,
+                "baseline_arch": "",
+                "accuracy_gain_pts": np.nan,
+                "latency_ratio_at_matched_accuracy": np.nan,
+                "matched_search_arch": "",
+            }
         rows.append(row)
     table = pd.DataFrame(rows)
     with atomic_path(output_csv) as tmp:
@@ -69,9 +86,15 @@ def compare(
     atomic_write_text(output_md, comparison_markdown(table, base))
     plot_pareto(searched, trained, doc, cards, str(output_png))
     for r in rows:
-        log.info("%s (< %.3f ms): search %.2f%%, best baseline %s %.2f%%, ratio at matched accuracy %.2f",
-                 r["subspace"], r["budget_ms"], r["search_accuracy"], r["baseline_family"] or "-",
-                 r["baseline_accuracy"], r["latency_ratio_at_matched_accuracy"])  # fmt: skip
+        log.info(
+            "%s (< %.3f ms): search %.2f%%, best baseline %s %.2f%%, ratio at matched accuracy %.2f",
+            r["subspace"],
+            r["budget_ms"],
+            r["search_accuracy"],
+            r["baseline_family"] or "-",
+            r["baseline_accuracy"],
+            r["latency_ratio_at_matched_accuracy"],
+        )
     return table
 
 
@@ -95,12 +118,19 @@ def comparison_markdown(table: pd.DataFrame, base: pd.DataFrame) -> str:
             f"{f(r['baseline_ms'], '.3f')} | {f(r['accuracy_gain_pts'], '+.2f')} | "
             f"{f(r['latency_ratio_at_matched_accuracy'], '.2f')} |"
         )
-    lines += ["", "## Every baseline trained", "", "| family | variant | sub-space | status | top-1 | predicted ms | arch |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Every baseline trained",
+        "",
+        "| family | variant | sub-space | status | top-1 | predicted ms | arch |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in base.to_dict(orient="records"):
         acc = r.get("val_top1") if r["status"] == "complete" else None
-        lines.append(f"| {r['family']} | {r.get('variant') or '-'} | {r['subspace']} | {r['status']} {r.get('reason', '') if r['status'] != 'complete' else ''} | "
-                     f"{f(acc, '.2f')} | {f(r.get('predicted_ms'), '.3f')} | `{r.get('arch', '')}` |")  # fmt: skip
+        lines.append(
+            f"| {r['family']} | {r.get('variant') or '-'} | {r['subspace']} | {r['status']} {r.get('reason', '') if r['status'] != 'complete' else ''} | "
+            f"{f(acc, '.2f')} | {f(r.get('predicted_ms'), '.3f')} | `{r.get('arch', '')}` |"
+        )
     return "\n".join(lines) + "\n"
 
 

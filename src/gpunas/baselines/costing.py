@@ -36,11 +36,21 @@ def pick(var: pd.DataFrame, families: list[str], budgets: list[dict[str, Any]]) 
             inside = fv[fv["predicted_ms"] < s["hi_ms"]]
             key = f"{fam}/{s['id']}"
             if inside.empty:
-                picks[key] = {"family": fam, "subspace": s["id"], "skip": True,
-                              "reason": f"no {fam} variant is faster than {s['hi_ms']:.3f} ms"}  # fmt: skip
+                picks[key] = {
+                    "family": fam,
+                    "subspace": s["id"],
+                    "skip": True,
+                    "reason": f"no {fam} variant is faster than {s['hi_ms']:.3f} ms",
+                }
                 continue
             best = inside.loc[inside["predicted_ms"].idxmax()]
-            picks[key] = {"family": fam, "subspace": s["id"], "skip": False, "arch": best["arch"],
-                          "variant": best["variant"], "phi": None if pd.isna(best["phi"]) else float(best["phi"]),
-                          "predicted_ms": float(best["predicted_ms"])}  # fmt: skip
+            picks[key] = {
+                "family": fam,
+                "subspace": s["id"],
+                "skip": False,
+                "arch": best["arch"],
+                "variant": best["variant"],
+                "phi": None if pd.isna(best["phi"]) else float(best["phi"]),
+                "predicted_ms": float(best["predicted_ms"]),
+            }
     return picks

@@ -108,40 +108,98 @@ def _stages(rows: list[tuple]) -> tuple[StageConfig, ...]:
 
 
 # EfficientNet-B0 (Tan & Le 2019): MBConv stages, SE 0.25, swish.
-register_family(ScaledFamily(
-    name="efficientnet_b0", label="EfficientNet-B0 (MBConv)", resolution=224, stages=
-    _stages([("conv", 1, 3, 2, 32, "swish", 1, 0), ("irb", 1, 3, 1, 16, "swish", 1, 1),
-             ("irb", 2, 3, 2, 24, "swish", 6, 1), ("irb", 2, 5, 2, 40, "swish", 6, 1),
-             ("irb", 3, 3, 2, 80, "swish", 6, 1), ("irb", 3, 5, 1, 112, "swish", 6, 1),
-             ("irb", 4, 5, 2, 192, "swish", 6, 1), ("irb", 1, 3, 1, 320, "swish", 6, 1)]),
-    head_width=1280, width=1.1, depth=1.2, res=1.15,
-))  # fmt: skip
+register_family(
+    ScaledFamily(
+        name="efficientnet_b0",
+        label="EfficientNet-B0 (MBConv)",
+        resolution=224,
+        stages=_stages(
+            [
+                ("conv", 1, 3, 2, 32, "swish", 1, 0),
+                ("irb", 1, 3, 1, 16, "swish", 1, 1),
+                ("irb", 2, 3, 2, 24, "swish", 6, 1),
+                ("irb", 2, 5, 2, 40, "swish", 6, 1),
+                ("irb", 3, 3, 2, 80, "swish", 6, 1),
+                ("irb", 3, 5, 1, 112, "swish", 6, 1),
+                ("irb", 4, 5, 2, 192, "swish", 6, 1),
+                ("irb", 1, 3, 1, 320, "swish", 6, 1),
+            ]
+        ),
+        head_width=1280,
+        width=1.1,
+        depth=1.2,
+        res=1.15,
+    )
+)
 # EfficientNet-X-B0 (Li et al. 2021, GPUNET.md section 6): space-to-depth, fused early, ReLU late.
-register_family(ScaledFamily(
-    name="efficientnet_x", label="EfficientNet-X-B0 (fused + space-to-depth)", resolution=224, stages=
-    _stages([("conv", 1, 3, 2, 32, "swish", 1, 0), ("conv", 1, 2, 2, 64, "relu", 1, 0),
-             ("irb", 1, 3, 1, 16, "relu", 1, 1), ("fused_irb", 2, 3, 1, 24, "swish", 6, 1),
-             ("fused_irb", 2, 5, 2, 40, "swish", 6, 1), ("irb", 3, 3, 2, 80, "relu", 6, 1),
-             ("irb", 3, 5, 1, 112, "relu", 6, 1), ("irb", 4, 5, 2, 192, "relu", 6, 1),
-             ("irb", 1, 3, 1, 320, "relu", 6, 1)]),
-    head_width=1280, width=1.2**0.56, depth=1.2, res=1.2**0.26,
-))  # fmt: skip
+register_family(
+    ScaledFamily(
+        name="efficientnet_x",
+        label="EfficientNet-X-B0 (fused + space-to-depth)",
+        resolution=224,
+        stages=_stages(
+            [
+                ("conv", 1, 3, 2, 32, "swish", 1, 0),
+                ("conv", 1, 2, 2, 64, "relu", 1, 0),
+                ("irb", 1, 3, 1, 16, "relu", 1, 1),
+                ("fused_irb", 2, 3, 1, 24, "swish", 6, 1),
+                ("fused_irb", 2, 5, 2, 40, "swish", 6, 1),
+                ("irb", 3, 3, 2, 80, "relu", 6, 1),
+                ("irb", 3, 5, 1, 112, "relu", 6, 1),
+                ("irb", 4, 5, 2, 192, "relu", 6, 1),
+                ("irb", 1, 3, 1, 320, "relu", 6, 1),
+            ]
+        ),
+        head_width=1280,
+        width=1.2**0.56,
+        depth=1.2,
+        res=1.2**0.26,
+    )
+)
 # GENet-large (Lin et al. 2020, GPUNET.md section 5): XX, BL early (full convs), DW late.
-register_family(ScaledFamily(
-    name="genet", label="GENet (XX / BL / DW)", resolution=256, stages=
-    _stages([("conv", 1, 3, 2, 32, "relu", 1, 0), ("basic", 1, 3, 2, 128, "relu", 1, 0),
-             ("basic", 2, 3, 2, 192, "relu", 1, 0), ("bottleneck", 6, 3, 2, 640, "relu", 4, 0),
-             ("irb", 5, 3, 2, 640, "relu", 3, 0), ("irb", 4, 3, 1, 640, "relu", 3, 0)]),
-    head_width=2560, width=1.1, depth=1.2, res=1.15,
-))  # fmt: skip
+register_family(
+    ScaledFamily(
+        name="genet",
+        label="GENet (XX / BL / DW)",
+        resolution=256,
+        stages=_stages(
+            [
+                ("conv", 1, 3, 2, 32, "relu", 1, 0),
+                ("basic", 1, 3, 2, 128, "relu", 1, 0),
+                ("basic", 2, 3, 2, 192, "relu", 1, 0),
+                ("bottleneck", 6, 3, 2, 640, "relu", 4, 0),
+                ("irb", 5, 3, 2, 640, "relu", 3, 0),
+                ("irb", 4, 3, 1, 640, "relu", 3, 0),
+            ]
+        ),
+        head_width=2560,
+        width=1.1,
+        depth=1.2,
+        res=1.15,
+    )
+)
 # ResNet-18 style: basic blocks; a stride-2 conv replaces the max-pool.
-register_family(ScaledFamily(
-    name="resnet", label="ResNet-18 style (basic blocks)", resolution=224, stages=
-    _stages([("conv", 1, 3, 2, 32, "relu", 1, 0), ("conv", 1, 3, 2, 64, "relu", 1, 0),
-             ("basic", 2, 3, 1, 64, "relu", 1, 0), ("basic", 2, 3, 2, 128, "relu", 1, 0),
-             ("basic", 2, 3, 2, 256, "relu", 1, 0), ("basic", 2, 3, 2, 512, "relu", 1, 0)]),
-    head_width=512, width=1.1, depth=1.2, res=1.15,
-))  # fmt: skip
+register_family(
+    ScaledFamily(
+        name="resnet",
+        label="ResNet-18 style (basic blocks)",
+        resolution=224,
+        stages=_stages(
+            [
+                ("conv", 1, 3, 2, 32, "relu", 1, 0),
+                ("conv", 1, 3, 2, 64, "relu", 1, 0),
+                ("basic", 2, 3, 1, 64, "relu", 1, 0),
+                ("basic", 2, 3, 2, 128, "relu", 1, 0),
+                ("basic", 2, 3, 2, 256, "relu", 1, 0),
+                ("basic", 2, 3, 2, 512, "relu", 1, 0),
+            ]
+        ),
+        head_width=512,
+        width=1.1,
+        depth=1.2,
+        res=1.15,
+    )
+)
 # NVIDIA's seven released GPUNets (gpunas/data/gpunet_release), offered when searching the GPUNet space.
 register_family(ReleasedFamily(name="gpunet", label="GPUNet (NVIDIA's released models)", spaces=("gpunet",)))
 
@@ -184,8 +242,15 @@ def variants(space: SearchSpace, names: list[str], phis: list[float]) -> pd.Data
             text = arch.to_string()
             if (fam.name, text) not in seen:
                 seen.add((fam.name, text))
-                rows.append({"family": fam.name, "variant": name, "phi": phi, "arch": text,
-                             "slot": f"baselines/{fam.name}/v{index:02d}"})  # fmt: skip
+                rows.append(
+                    {
+                        "family": fam.name,
+                        "variant": name,
+                        "phi": phi,
+                        "arch": text,
+                        "slot": f"baselines/{fam.name}/v{index:02d}",
+                    }
+                )
                 index += 1
     return pd.DataFrame(rows, columns=["family", "variant", "phi", "arch", "slot"])
 

@@ -165,8 +165,14 @@ def list_folders(root: Path) -> Listing:
         labels += [label] * len(found)
     if dangling or dangling_classes:
         log.warning("%s: %s", root, dangling_message(tuple(dangling), dangling_classes))
-    return Listing(np.array(labels, dtype=np.int64), tuple(p.name for p in class_dirs), str(root),
-                   files=files, dangling=tuple(dangling), dangling_classes=dangling_classes)  # fmt: skip
+    return Listing(
+        np.array(labels, dtype=np.int64),
+        tuple(p.name for p in class_dirs),
+        str(root),
+        files=files,
+        dangling=tuple(dangling),
+        dangling_classes=dangling_classes,
+    )
 
 
 def _link(path: Path) -> str:
@@ -344,9 +350,14 @@ def stratified_split(
 
 
 def load_split(
-    source: str, *, train_images: int, val_images: int, test_images: int = 0, split_seed: int = 0,
+    source: str,
+    *,
+    train_images: int,
+    val_images: int,
+    test_images: int = 0,
+    split_seed: int = 0,
     image_size: int = 64,
-) -> Split:  # fmt: skip
+) -> Split:
     """The fixed, stratified splits held in memory (only the chosen images of folders are decoded)."""
     listing = list_dataset(source)
     idx = split_indices(listing.labels, (train_images, val_images, test_images), split_seed, source)
@@ -356,13 +367,25 @@ def load_split(
             return listing.images[idx[split]]
         return decode([listing.files[i] for i in idx[split]], image_size)  # type: ignore[index]
 
-    log.info("data %s: %d train / %d val / %d test images, %d classes", listing.description,
-             train_images, val_images, test_images, len(listing.classes))  # fmt: skip
+    log.info(
+        "data %s: %d train / %d val / %d test images, %d classes",
+        listing.description,
+        train_images,
+        val_images,
+        test_images,
+        len(listing.classes),
+    )
     y = {s: listing.labels[idx[s]] for s in idx}
     return Split(
-        images("train"), y["train"], images("val"), y["val"], listing.classes, listing.description,
-        images("test") if test_images else None, y["test"] if test_images else None,
-    )  # fmt: skip
+        images("train"),
+        y["train"],
+        images("val"),
+        y["val"],
+        listing.classes,
+        listing.description,
+        images("test") if test_images else None,
+        y["test"] if test_images else None,
+    )
 
 
 def check_classes(listing: Listing, classes: int | None, source: str) -> None:
@@ -390,8 +413,13 @@ def inspect_dataset(
     listing = list_dataset(source)
     check_classes(listing, classes, source)
     counts = {c: int((listing.labels == i).sum()) for i, c in enumerate(listing.classes)}
-    doc: dict[str, Any] = {"source": source, "description": listing.description, "classes": len(counts),
-                           "images": sum(counts.values()), "per_class": counts}  # fmt: skip
+    doc: dict[str, Any] = {
+        "source": source,
+        "description": listing.description,
+        "classes": len(counts),
+        "images": sum(counts.values()),
+        "per_class": counts,
+    }
     if listing.files is not None:
         doc["encoding"] = census(listing.files, max_pixels)
         for mode, n in doc["encoding"]["modes"].items():

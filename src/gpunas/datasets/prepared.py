@@ -139,9 +139,15 @@ class TrainingData:
         """An in-memory :class:`~gpunas.datasets.loader.Split`."""
         test = getattr(split, "x_test", None)
         return cls(
-            ArrayImages(split.x_train), split.y_train, ArrayImages(split.x_val), split.y_val, split.classes,
-            split.source, test=ArrayImages(test) if test is not None else None, y_test=getattr(split, "y_test", None),
-        )  # fmt: skip
+            ArrayImages(split.x_train),
+            split.y_train,
+            ArrayImages(split.x_val),
+            split.y_val,
+            split.classes,
+            split.source,
+            test=ArrayImages(test) if test is not None else None,
+            y_test=getattr(split, "y_test", None),
+        )
 
     @classmethod
     def open(cls, folder: str | Path) -> TrainingData:
@@ -152,9 +158,17 @@ class TrainingData:
             y = {s: labels[s] for s in labels.files}
         test = NpyImages(folder / "test.npy") if doc["splits"].get("test") else None
         return cls(
-            NpyImages(folder / "train.npy"), y["train"], NpyImages(folder / "val.npy"), y["val"],
-            tuple(doc["class_names"]), doc["description"], doc["mean"], doc["std"], test, y.get("test"),
-        )  # fmt: skip
+            NpyImages(folder / "train.npy"),
+            y["train"],
+            NpyImages(folder / "val.npy"),
+            y["val"],
+            tuple(doc["class_names"]),
+            doc["description"],
+            doc["mean"],
+            doc["std"],
+            test,
+            y.get("test"),
+        )
 
 
 def fingerprint(folder: str | Path) -> str:
@@ -186,10 +200,18 @@ def _npy_writer(path: Path, shape: tuple[int, ...]) -> Iterator[Callable[[np.nda
 
 
 def prepare(
-    source: str, *, train_images: int, val_images: int, test_images: int = 0, split_seed: int = 0,
-    image_size: int = 64, workers: int = 1, classes: int | None = None, outdir: str | Path,
+    source: str,
+    *,
+    train_images: int,
+    val_images: int,
+    test_images: int = 0,
+    split_seed: int = 0,
+    image_size: int = 64,
+    workers: int = 1,
+    classes: int | None = None,
+    outdir: str | Path,
     max_pixels: int | None = PILLOW_MAX_PIXELS,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Decode the splits of ``source`` once into ``outdir``; return the dataset description.
 
     Every image becomes 8-bit RGB with its range scaled (:mod:`gpunas.datasets.images`); the
@@ -262,8 +284,14 @@ def prepare(
         "per_class": {c: int((listing.labels == i).sum()) for i, c in enumerate(listing.classes)},
     }
     atomic_write_json(out / "dataset.json", doc)
-    log.info("prepared %s: %s images of %s, %d classes -> %s", listing.description,
-             "/".join(str(sizes[s]) for s in SPLITS), "x".join(map(str, shape)), len(listing.classes), out)  # fmt: skip
+    log.info(
+        "prepared %s: %s images of %s, %d classes -> %s",
+        listing.description,
+        "/".join(str(sizes[s]) for s in SPLITS),
+        "x".join(map(str, shape)),
+        len(listing.classes),
+        out,
+    )
     return doc
 
 

@@ -90,8 +90,10 @@ class Table:
         _, first, counts = np.unique(codes, return_index=True, return_counts=True)
         if (counts > 1).any():
             dup = np.flatnonzero(codes == codes[first[counts > 1].min()])
-            raise GpunasError(f"{path}: {_line(dup[1])}, column {key!r}: architecture {df[key].iloc[dup[1]]!r} "
-                              f"repeats {_line(dup[0])}")  # fmt: skip
+            raise GpunasError(
+                f"{path}: {_line(dup[1])}, column {key!r}: architecture {df[key].iloc[dup[1]]!r} "
+                f"repeats {_line(dup[0])}"
+            )
         lat = _numbers(df, latency, path, blank_ok=False)
         acc = _numbers(df, accuracy, path, blank_ok=True)
         return cls(space, vectors, acc, lat, df[key].astype(str).tolist(), path)
@@ -104,8 +106,10 @@ class Table:
         rows = np.array([table.get(int(c), -1) for c in vectors @ mult], dtype=np.int64)
         if (rows < 0).any():
             miss = vectors[int(np.flatnonzero(rows < 0)[0])]
-            raise GpunasError(f"{self.path}: architecture {self.space.describe(miss)!r} is not in the table "
-                              f"({(rows < 0).sum()} of {len(rows)} asked for are missing)")  # fmt: skip
+            raise GpunasError(
+                f"{self.path}: architecture {self.space.describe(miss)!r} is not in the table "
+                f"({(rows < 0).sum()} of {len(rows)} asked for are missing)"
+            )
         return rows
 
     def sobol_order(self, seed: int, m: int | None = None) -> np.ndarray:
@@ -163,7 +167,21 @@ class TableEvaluator(Evaluator):
         row = int(table.rows_for(np.array([entry["encoding"]]))[0])
         seed = getattr(job, "seed", -1)
         if not np.isfinite(table.accuracy[row]):
-            return {"status": "failed", "reason": f"no accuracy in the table ({_line(row)})", "val_top1": None,
-                    "seed": seed, "table_row": row}  # fmt: skip
-        return {"status": "complete", "reason": "", "val_top1": float(table.accuracy[row]), "val_loss": None,
-                "wall_s": 0.0, "params": -1, "macs": -1, "seed": seed, "table_row": row}  # fmt: skip
+            return {
+                "status": "failed",
+                "reason": f"no accuracy in the table ({_line(row)})",
+                "val_top1": None,
+                "seed": seed,
+                "table_row": row,
+            }
+        return {
+            "status": "complete",
+            "reason": "",
+            "val_top1": float(table.accuracy[row]),
+            "val_loss": None,
+            "wall_s": 0.0,
+            "params": -1,
+            "macs": -1,
+            "seed": seed,
+            "table_row": row,
+        }

@@ -73,9 +73,14 @@ def preprocessing(resolution: int, norm: dict[str, list[float]], decode_size: in
 
 
 def write_tier(
-    out: Path, card: dict[str, Any], best: pd.Series | None, weights: Path | None, with_model: bool,
-    decode_size: int | None = None, class_names: list[str] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    out: Path,
+    card: dict[str, Any],
+    best: pd.Series | None,
+    weights: Path | None,
+    with_model: bool,
+    decode_size: int | None = None,
+    class_names: list[str] | None = None,
+) -> dict[str, Any]:
     """Write a tier's files for the winning trial ``best`` (None: no model) and its card.
 
     ``with_model``: the evaluator trained real networks, so the tier gets weights (copied from
@@ -117,8 +122,11 @@ def write_tier(
         prep = preprocessing(arch.resolution, norm, int(decode_size or arch.resolution))
         with atomic_path(out / "weights.pt") as tmp:
             shutil.copyfile(weights, tmp)
-        meta = {"gpunas.preprocessing": json.dumps(prep), "gpunas.arch": arch.to_string(),
-                **{k: json.dumps(prep[k]) for k in ("input_size", "interpolation", "mean", "std")}}  # fmt: skip
+        meta = {
+            "gpunas.preprocessing": json.dumps(prep),
+            "gpunas.arch": arch.to_string(),
+            **{k: json.dumps(prep[k]) for k in ("input_size", "interpolation", "mean", "std")},
+        }
         if class_names:
             meta["gpunas.class_names"] = json.dumps(list(class_names))
         diff = export_onnx(model, arch.resolution, out / "model.onnx", meta)

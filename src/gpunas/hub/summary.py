@@ -28,9 +28,14 @@ def pareto_front(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarize(
-    histories: list[pd.DataFrame], tiers: list[dict[str, Any]], bands: list[dict[str, Any]],
-    out_json: str | Path, out_pareto: str | Path, out_scatter: str | Path, out_progress: str | Path,
-) -> dict[str, Any]:  # fmt: skip
+    histories: list[pd.DataFrame],
+    tiers: list[dict[str, Any]],
+    bands: list[dict[str, Any]],
+    out_json: str | Path,
+    out_pareto: str | Path,
+    out_scatter: str | Path,
+    out_progress: str | Path,
+) -> dict[str, Any]:
     """Write the Pareto front of all trials (CSV), the hub summary (JSON) and the two plots.
 
     A search in which every trial failed has nothing to summarise: that is an error (the run ends
@@ -78,12 +83,25 @@ def plot_scatter(
     ok = hist[hist["status"] == "complete"]
     for sub, grp in ok.groupby("subspace"):
         ax.scatter(grp["predicted_ms"], grp["accuracy"], s=16, alpha=0.7, label=sub)
-    ax.plot(front["predicted_ms"], front["accuracy"], color="black", linewidth=1, drawstyle="steps-post",
-            label="Pareto front")  # fmt: skip
+    ax.plot(
+        front["predicted_ms"],
+        front["accuracy"],
+        color="black",
+        linewidth=1,
+        drawstyle="steps-post",
+        label="Pareto front",
+    )
     for t in tiers:
         if t.get("status") == "ok":
-            ax.scatter([t["predicted_ms"]], [t["accuracy"]], marker="*", s=160, color="gold", edgecolor="black",
-                       zorder=5)  # fmt: skip
+            ax.scatter(
+                [t["predicted_ms"]],
+                [t["accuracy"]],
+                marker="*",
+                s=160,
+                color="gold",
+                edgecolor="black",
+                zorder=5,
+            )
     for b in bands:
         ax.axvline(b["hi_ms"], color="#c44e52", linestyle="--", linewidth=1)
     ax.set_xlabel("predicted latency (ms)")

@@ -91,20 +91,29 @@ def evaluate(
         corr = fit_bounded(lut_sum, layers, measured, model)
         loo = loo_predictions(lut_sum, layers, measured, model)
         lowest = float(min(corr.apply(*population).min(), loo.min()))
-        candidates[model] = {"correction": corr, "loo": loo, "loo_mape_pct": metrics(loo, measured)["mape_pct"],
-                             "positive": lowest > 0, "lowest_prediction_ms": lowest}  # fmt: skip
+        candidates[model] = {
+            "correction": corr,
+            "loo": loo,
+            "loo_mape_pct": metrics(loo, measured)["mape_pct"],
+            "positive": lowest > 0,
+            "lowest_prediction_ms": lowest,
+        }
     usable = {m: c for m, c in candidates.items() if c["positive"]}
     best = min(usable, key=lambda m: usable[m]["loo_mape_pct"]) if usable else None
     if best is None:
         applied, reason = None, "every correction predicts a non-positive latency for some sample"
     elif usable[best]["loo_mape_pct"] < raw["mape_pct"]:
         applied = best
-        reason = (f"{best}: leave-one-out MAPE {usable[best]['loo_mape_pct']:.1f}% beats the raw LUT sum's "
-                  f"{raw['mape_pct']:.1f}%")  # fmt: skip
+        reason = (
+            f"{best}: leave-one-out MAPE {usable[best]['loo_mape_pct']:.1f}% beats the raw LUT sum's "
+            f"{raw['mape_pct']:.1f}%"
+        )
     else:
         applied = None
-        reason = (f"no correction beats the raw LUT sum (leave-one-out MAPE {usable[best]['loo_mape_pct']:.1f}% "
-                  f"vs {raw['mape_pct']:.1f}%): the raw sum is used")  # fmt: skip
+        reason = (
+            f"no correction beats the raw LUT sum (leave-one-out MAPE {usable[best]['loo_mape_pct']:.1f}% "
+            f"vs {raw['mape_pct']:.1f}%): the raw sum is used"
+        )
     corr = candidates[applied]["correction"] if applied else Correction()
     loo = candidates[applied]["loo"] if applied else lut_sum
     return {
@@ -137,9 +146,15 @@ def evaluate(
 
 
 def check(
-    space: Any, vectors: np.ndarray, table: Any, meta: dict[str, Any], count: int, measure_networks: Any,
-    classes: int, seed: int,
-) -> dict[str, Any]:  # fmt: skip
+    space: Any,
+    vectors: np.ndarray,
+    table: Any,
+    meta: dict[str, Any],
+    count: int,
+    measure_networks: Any,
+    classes: int,
+    seed: int,
+) -> dict[str, Any]:
     """Pick ``count`` networks over the samples' range, measure them as shipped, evaluate the LUT.
 
     ``measure_networks(archs) -> DataFrame`` measures (or finds in the network cache) the
@@ -157,13 +172,25 @@ def check(
         "graph": "exported model (the ONNX the hub ships), batch and precision of the LUT",
         "coverage_ms": [float(raw.min()), float(raw.max())],
         "rows": [
-            {"sample": int(i), "arch": a.to_string(), "layers": int(layers[i]), "lut_sum_ms": float(raw[i]),
-             "measured_ms": float(m), "measured_cv": float(cv), "cached": bool(c)}
+            {
+                "sample": int(i),
+                "arch": a.to_string(),
+                "layers": int(layers[i]),
+                "lut_sum_ms": float(raw[i]),
+                "measured_ms": float(m),
+                "measured_cv": float(cv),
+                "cached": bool(c),
+            }
             for i, a, m, cv, c in zip(picks, archs, measured, stats_["cv"], stats_["cached"], strict=True)
         ],
-    }  # fmt: skip
-    log.info("fidelity on %d networks: before %s after %s; %s", len(picks), report["before"], report["after"],
-             report["correction"]["reason"])  # fmt: skip
+    }
+    log.info(
+        "fidelity on %d networks: before %s after %s; %s",
+        len(picks),
+        report["before"],
+        report["after"],
+        report["correction"]["reason"],
+    )
     return report
 
 
@@ -173,9 +200,10 @@ def plot_report(report: dict[str, Any], path: str) -> None:
     c = report["correction"]
     noise = report.get("noise", {})
     spread = ", ".join(
-        f"{what} median CV {100 * n['median_cv']:.1f}%" for what, n in
-        (("layers", noise.get("layers", {})), ("networks", noise.get("networks", {}))) if n.get("items")
-    )  # fmt: skip
+        f"{what} median CV {100 * n['median_cv']:.1f}%"
+        for what, n in (("layers", noise.get("layers", {})), ("networks", noise.get("networks", {})))
+        if n.get("items")
+    )
     title = (
         f"{report.get('slug', '')}\nraw LUT sum: MAPE {report['before']['mape_pct']:.1f}%, "
         f"tau {report['before']['kendall_tau']:.2f}; applied ({c['model'] or 'raw sum'}, leave-one-out): "
@@ -186,9 +214,12 @@ def plot_report(report: dict[str, Any], path: str) -> None:
         + ("\n" + textwrap.fill("NOISY MEASUREMENTS: " + noise["summary"], 95) if noise.get("noisy") else "")
     )
     plot_scatter(
-        np.array([r["lut_sum_ms"] for r in rows]), np.array(report["loo_predicted_ms"]),
-        np.array([r["measured_ms"] for r in rows]), path, title,
-    )  # fmt: skip
+        np.array([r["lut_sum_ms"] for r in rows]),
+        np.array(report["loo_predicted_ms"]),
+        np.array([r["measured_ms"] for r in rows]),
+        path,
+        title,
+    )
 
 
 def plot_scatter(

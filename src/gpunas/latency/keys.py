@@ -282,9 +282,16 @@ def keys_for_space(space: SearchSpace, num_classes: int, padding: str = "same") 
                     new_states.add((hw, cin, keep))
                     continue
                 key = LayerKey(
-                    st["block"], cin, int(v["filters"]), hw, int(v["kernel"]), st["stride"],
-                    v["expansion"], str(v["act"]), bool(v["se"]),
-                )  # fmt: skip
+                    st["block"],
+                    cin,
+                    int(v["filters"]),
+                    hw,
+                    int(v["kernel"]),
+                    st["stride"],
+                    v["expansion"],
+                    str(v["act"]),
+                    bool(v["se"]),
+                )
                 codes.add(key.code())
                 ohw = layer_output_size(hw, key.kernel, key.stride, key.type, padding)
                 if v["layers"] > 1:

@@ -73,8 +73,22 @@ def read_lut(path: str | Path, expect_slug: str | None = None) -> tuple[pd.DataF
 
 
 # What defines a measurement: a LUT, its cache and the network cache hold rows of one set of these.
-CONDITIONS = ("slug", "backend", "device", "hardware", "precision", "batch", "threads", "padding", "classes", "unit",
-              "key_layout", "protocol", "options", "versions")  # fmt: skip
+CONDITIONS = (
+    "slug",
+    "backend",
+    "device",
+    "hardware",
+    "precision",
+    "batch",
+    "threads",
+    "padding",
+    "classes",
+    "unit",
+    "key_layout",
+    "protocol",
+    "options",
+    "versions",
+)
 
 
 def check_compatible(

@@ -52,9 +52,16 @@ class GraphBuilder:
         return out
 
     def conv(
-        self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int = 0, groups: int = 1,
+        self,
+        x: str,
+        cin: int,
+        cout: int,
+        k: int,
+        stride: int = 1,
+        pad: int = 0,
+        groups: int = 1,
         bias: bool = True,
-    ) -> str:  # fmt: skip
+    ) -> str:
         """A convolution; its bias stands for the folded BatchNorm (``bias=False``: a conv without BN)."""
         inputs = [x, self._weight((cout, cin // groups, k, k)), *([self._weight((cout,))] if bias else [])]
         return self.node(

@@ -84,13 +84,25 @@ class Protocol:
 
     def as_dict(self) -> dict[str, Any]:
         """What defines a measurement (the chunk size does not)."""
-        return {"repeats": self.repeats, "warmup": self.warmup, "runs": self.runs, "max_cv": self.max_cv,
-                "remeasure": self.remeasure}  # fmt: skip
+        return {
+            "repeats": self.repeats,
+            "warmup": self.warmup,
+            "runs": self.runs,
+            "max_cv": self.max_cv,
+            "remeasure": self.remeasure,
+        }
 
 
 # the columns ``measure`` returns, also when it had nothing to measure
-STATS_COLUMNS = {"latency_ms": float, "mad_ms": float, "cv": float, "min_ms": float, "repeats": int,
-                 "remeasured": int, "noisy": bool}  # fmt: skip
+STATS_COLUMNS = {
+    "latency_ms": float,
+    "mad_ms": float,
+    "cv": float,
+    "min_ms": float,
+    "repeats": int,
+    "remeasured": int,
+    "noisy": bool,
+}
 
 
 def measure(
@@ -136,8 +148,15 @@ def measure(
         noisy = [i for i in range(n) if _cv(np.concatenate([rounds[i], extra[i]])) > protocol.max_cv]
         if not noisy:
             break
-        log.info("re-measuring %d of %d %s above CV %.2f (pass %d of %d)", len(noisy), n, label,
-                 protocol.max_cv, p + 1, protocol.remeasure)  # fmt: skip
+        log.info(
+            "re-measuring %d of %d %s above CV %.2f (pass %d of %d)",
+            len(noisy),
+            n,
+            label,
+            protocol.max_cv,
+            p + 1,
+            protocol.remeasure,
+        )
         rng = np.random.default_rng([protocol.seed, 10_000 + p])
         for lo in range(0, len(noisy), protocol.chunk):
             idx = noisy[lo : lo + protocol.chunk]
@@ -153,9 +172,17 @@ def measure(
     for i in range(n):
         r = np.concatenate([rounds[i], extra[i]])
         med = float(np.median(r))
-        rows.append({"latency_ms": med, "mad_ms": float(np.median(np.abs(r - med))), "cv": _cv(r),
-                     "min_ms": float(r.min()), "repeats": len(r), "remeasured": int(passes[i]),
-                     "noisy": bool(_cv(r) > protocol.max_cv)})  # fmt: skip
+        rows.append(
+            {
+                "latency_ms": med,
+                "mad_ms": float(np.median(np.abs(r - med))),
+                "cv": _cv(r),
+                "min_ms": float(r.min()),
+                "repeats": len(r),
+                "remeasured": int(passes[i]),
+                "noisy": bool(_cv(r) > protocol.max_cv),
+            }
+        )
     return pd.DataFrame(rows, columns=list(STATS_COLUMNS)).astype(STATS_COLUMNS)
 
 
@@ -172,11 +199,18 @@ def noise_summary(stats: pd.DataFrame, max_cv: float) -> dict[str, Any]:
     if len(cv) == 0:
         return {"items": 0, "noisy": False}
     above = float(np.mean(cv > max_cv))
-    out = {"items": len(cv), "median_cv": float(np.median(cv)), "p90_cv": float(np.percentile(cv, 90)),
-           "max_cv": max_cv, "share_above_max_cv": above,
-           "remeasured": int((stats["remeasured"] > 0).sum()) if "remeasured" in stats else 0,
-           "noisy": above > 0.05}  # fmt: skip
+    out = {
+        "items": len(cv),
+        "median_cv": float(np.median(cv)),
+        "p90_cv": float(np.percentile(cv, 90)),
+        "max_cv": max_cv,
+        "share_above_max_cv": above,
+        "remeasured": int((stats["remeasured"] > 0).sum()) if "remeasured" in stats else 0,
+        "noisy": above > 0.05,
+    }
     if out["noisy"]:
-        out["message"] = (f"noisy measurements: {100 * above:.0f}% of {len(cv)} items stay above CV {max_cv:.2f} "
-                          "after re-measuring (other work on the machine?); predictions are less certain")  # fmt: skip
+        out["message"] = (
+            f"noisy measurements: {100 * above:.0f}% of {len(cv)} items stay above CV {max_cv:.2f} "
+            "after re-measuring (other work on the machine?); predictions are less certain"
+        )
     return out

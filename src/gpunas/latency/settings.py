@@ -52,7 +52,14 @@ def expected_conditions(cfg: dict[str, Any], slug: str, classes: int) -> dict[st
     """The measuring conditions a ``latency`` config section states (the backend's library versions
     are known only where it runs): what a LUT cache must share to be reused."""
     return {
-        "slug": slug, "backend": cfg["backend"], "device": cfg["device"], "precision": cfg["precision"],
-        "batch": cfg["batch"], "threads": cfg["threads"], "padding": cfg.get("padding", "same"), "classes": classes,
-        "protocol": protocol_from(cfg.get("protocol", {}), 0).as_dict(), "options": cfg.get("options", {}),
-    }  # fmt: skip
+        "slug": slug,
+        "backend": cfg["backend"],
+        "device": cfg["device"],
+        "precision": cfg["precision"],
+        "batch": cfg["batch"],
+        "threads": cfg["threads"],
+        "padding": cfg.get("padding", "same"),
+        "classes": classes,
+        "protocol": protocol_from(cfg.get("protocol", {}), 0).as_dict(),
+        "options": cfg.get("options", {}),
+    }

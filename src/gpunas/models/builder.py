@@ -23,8 +23,9 @@ class Normalize(nn.Module):
     """``(x - mean) / std`` per channel: x is RGB in [0, 1], N x C x H x W; mean and std (C values
     each, in [0, 1] units) are buffers, saved in the state dict. Identity by default."""
 
-    def __init__(self, channels: int = 3, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, channels: int = 3, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+    ) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(1, channels, 1, 1))
         self.register_buffer("std", torch.ones(1, channels, 1, 1))

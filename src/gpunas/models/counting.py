@@ -73,19 +73,29 @@ def layer_cost(layer: LayerConfig, hw: int, padding: str = "same") -> tuple[int,
     parts: dict[str, Callable[[], list]] = {
         "conv": lambda: [_conv(cin, cout, k, oh), (2 * cout, 0)],
         "large_stem": lambda: [
-            _conv(cin, cout, k, oh), (2 * cout, 0), *[_conv(cout, cout, k, oh), (2 * cout, 0)] * 2,
+            _conv(cin, cout, k, oh),
+            (2 * cout, 0),
+            *[_conv(cout, cout, k, oh), (2 * cout, 0)] * 2,
         ],
         "fused_irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=True, distill=d),
         "irb": lambda: _inverted(cin, cout, k, e, layer.se, hw, oh, fused=False, distill=d),
         "basic": lambda: [
-            _conv(cin, cout, k, oh), (2 * cout, 0), _conv(cout, cout, k, oh), (2 * cout, 0),
+            _conv(cin, cout, k, oh),
+            (2 * cout, 0),
+            _conv(cout, cout, k, oh),
+            (2 * cout, 0),
             *_shortcut(cin, cout, s, oh),
         ],
         "bottleneck": lambda: [
-            _conv(cin, (m := bottleneck_channels(cout, e)), 1, hw), (2 * m, 0), _conv(m, m, k, oh), (2 * m, 0),
-            _conv(m, cout, 1, oh), (2 * cout, 0), *_shortcut(cin, cout, s, oh),
+            _conv(cin, (m := bottleneck_channels(cout, e)), 1, hw),
+            (2 * m, 0),
+            _conv(m, m, k, oh),
+            (2 * m, 0),
+            _conv(m, cout, 1, oh),
+            (2 * cout, 0),
+            *_shortcut(cin, cout, s, oh),
         ],
-    }  # fmt: skip
+    }
     if layer.block not in parts:
         raise GpunasError(f"no cost model for block {layer.block!r}; known: {sorted(parts)}")
     rows = parts[layer.block]()

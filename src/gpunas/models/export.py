@@ -18,7 +18,13 @@ def onnx_bytes(model: Any, resolution: int, in_channels: int = 3, batch: int = 2
     x = torch.randn(batch, in_channels, resolution, resolution, generator=torch.Generator().manual_seed(0))
     buf = io.BytesIO()
     torch.onnx.export(
-        model, (x,), buf, dynamo=False, input_names=["input"], output_names=["logits"], opset_version=17,
+        model,
+        (x,),
+        buf,
+        dynamo=False,
+        input_names=["input"],
+        output_names=["logits"],
+        opset_version=17,
         dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-    )  # fmt: skip
+    )
     return buf.getvalue()

@@ -76,8 +76,22 @@ def validation_page(table: str | Path, output: str | Path) -> None:
         if breakers.any()
         else "<p>Every validated model measured inside its budget.</p>"
     )
-    cols = ["model", "tier", "status", "backend", "precision", "hardware", "predicted_ms", "measured_ms",
-            "mad_ms", "cv", "error_pct", "budget_ms", "inside_budget", "accuracy"]  # fmt: skip
+    cols = [
+        "model",
+        "tier",
+        "status",
+        "backend",
+        "precision",
+        "hardware",
+        "predicted_ms",
+        "measured_ms",
+        "mad_ms",
+        "cv",
+        "error_pct",
+        "budget_ms",
+        "inside_budget",
+        "accuracy",
+    ]
     atomic_write_text(
         output, _page("Validation on the target runtime", note + frame_html(df[cols], breakers))
     )
@@ -85,8 +99,17 @@ def validation_page(table: str | Path, output: str | Path) -> None:
 
 def baselines_page(table: str | Path, output: str | Path) -> None:
     df = pd.read_csv(table)
-    cols = ["subspace", "budget_ms", "search_accuracy", "search_ms", "baseline_family", "baseline_accuracy",
-            "baseline_ms", "accuracy_gain_pts", "latency_ratio_at_matched_accuracy"]  # fmt: skip
+    cols = [
+        "subspace",
+        "budget_ms",
+        "search_accuracy",
+        "search_ms",
+        "baseline_family",
+        "baseline_accuracy",
+        "baseline_ms",
+        "accuracy_gain_pts",
+        "latency_ratio_at_matched_accuracy",
+    ]
     worse = df["accuracy_gain_pts"] < 0
     note = (
         "<p>Best searched (hub) model vs best baseline inside each budget; latency ratio at matched "
@@ -182,14 +205,19 @@ def strategy_figure(benchmark: str | Path | None, output: str | Path) -> None:
             level, label = row["random_median_best_at_100"], "random after 100"
         ax.axhline(level, color="C0", lw=0.8, linestyle="--", label=label)
         ax.set_ylim(row["band_best"] - 4, row["band_best"] + 0.5)
-        ax.set_title(f"{row['table']}: {row['band']} {row['lo_ms']:.2f}-{row['hi_ms']:.2f} ms ({row['rows']} rows)",
-                     fontsize=9)  # fmt: skip
+        ax.set_title(
+            f"{row['table']}: {row['band']} {row['lo_ms']:.2f}-{row['hi_ms']:.2f} ms ({row['rows']} rows)",
+            fontsize=9,
+        )
         ax.set_xlabel("evaluations in the band")
     for r in axes:
         r[0].set_ylabel(f"median best {doc.get('accuracy', 'accuracy')} (%)")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"Search strategies on {doc.get('csv')} ({doc.get('device')}): median over {doc.get('seeds')} seeds, "
-                 f"batch {doc.get('batch')}", fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"Search strategies on {doc.get('csv')} ({doc.get('device')}): median over {doc.get('seeds')} seeds, "
+        f"batch {doc.get('batch')}",
+        fontsize=10,
+    )
     save_figure(fig, str(output))
 
 
@@ -222,8 +250,10 @@ def proxy_validity_figure(benchmark: str | Path | None, output: str | Path) -> N
         stats = doc["summary"]["proxies"][p["name"]]
         m = mean.loc[p["name"]].reindex(ref.index)
         lo, hi = stats["kendall_vs_reference_ci95"]
-        label = (f"{p['name']}: tau vs ref {stats['kendall_vs_reference']:.2f} [{lo:.2f}, {hi:.2f}], "
-                 f"seed-to-seed {stats['kendall_seed_to_seed']:.2f}")  # fmt: skip
+        label = (
+            f"{p['name']}: tau vs ref {stats['kendall_vs_reference']:.2f} [{lo:.2f}, {hi:.2f}], "
+            f"seed-to-seed {stats['kendall_seed_to_seed']:.2f}"
+        )
         axes[0].plot(ref["ms"], m["top1"], "o--", c=f"C{i}", ms=4, label=label)
         axes[1].scatter(ref["top1"], m["top1"], c=f"C{i}", s=18, label=p["name"])
     axes[0].set_xlabel("predicted latency (ms)")
@@ -240,9 +270,14 @@ def proxy_validity_figure(benchmark: str | Path | None, output: str | Path) -> N
 
 
 def render(
-    summary: str, hub_dirs: list[str], validation: str | None, baselines: str | None,
-    strategy_benchmark: str | None, proxy_validity: str | None, outdir: str | Path,
-) -> None:  # fmt: skip
+    summary: str,
+    hub_dirs: list[str],
+    validation: str | None,
+    baselines: str | None,
+    strategy_benchmark: str | None,
+    proxy_validity: str | None,
+    outdir: str | Path,
+) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     space_page(summary, out / "space.html")

@@ -13,9 +13,24 @@ import pandas as pd
 from gpunas.tables import read_table
 
 HISTORY_COLUMNS = [
-    "subspace", "round", "slot", "sample", "encoding", "arch", "predicted_ms", "proposer", "status",
-    "reason", "accuracy", "val_loss", "params", "macs", "wall_s", "seed", "trial_dir",
-]  # fmt: skip
+    "subspace",
+    "round",
+    "slot",
+    "sample",
+    "encoding",
+    "arch",
+    "predicted_ms",
+    "proposer",
+    "status",
+    "reason",
+    "accuracy",
+    "val_loss",
+    "params",
+    "macs",
+    "wall_s",
+    "seed",
+    "trial_dir",
+]
 
 
 def read_history(path: str | Path | None) -> pd.DataFrame:

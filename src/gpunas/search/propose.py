@@ -245,8 +245,9 @@ def propose_trust_region(
     the history alone.
     """
     if len(done_y) < cfg.min_points:
-        return propose_bo(available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg,
-                          gp_seed=gp_seed)  # fmt: skip
+        return propose_bo(
+            available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg, gp_seed=gp_seed
+        )
     # the best trials overall (what is good transfers across bands) and the band's own best
     own = done_own if done_own is not None else np.zeros(len(done_y), dtype=bool)
     top = np.argsort(done_y, kind="stable")[: cfg.trust_centers]
@@ -255,8 +256,9 @@ def propose_trust_region(
     dist = np.abs(pool_x[available][:, None, :] - centers[None, :, :]).sum(axis=2).min(axis=1)
     keep = min(len(available), max(4 * n, int(np.ceil(cfg.trust_fraction * len(available)))))
     region = np.sort(available[np.argsort(dist, kind="stable")[:keep]])
-    picks, info = propose_bo(region, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg,
-                             gp_seed=gp_seed)  # fmt: skip
+    picks, info = propose_bo(
+        region, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg, gp_seed=gp_seed
+    )
     return picks, info | {"trust_region": keep}
 
 

@@ -45,10 +45,17 @@ class SurrogateFit:
 
     def as_dict(self) -> dict[str, Any]:
         ls = np.asarray(self.length_scales)
-        return {"points": self.points, "fitted_on": self.fitted_on, "features": self.features,
-                "kernel": "ard" if self.ard else "isotropic",
-                "length_scale_min": float(ls.min()), "length_scale_max": float(ls.max()),
-                "amplitude": self.amplitude, "noise": self.noise, "at_bounds": self.at_bounds}  # fmt: skip
+        return {
+            "points": self.points,
+            "fitted_on": self.fitted_on,
+            "features": self.features,
+            "kernel": "ard" if self.ard else "isotropic",
+            "length_scale_min": float(ls.min()),
+            "length_scale_max": float(ls.max()),
+            "amplitude": self.amplitude,
+            "noise": self.noise,
+            "at_bounds": self.at_bounds,
+        }
 
 
 LENGTH_SCALE_BOUNDS = (0.01, 100.0)
@@ -96,9 +103,16 @@ class Surrogate:
 
     @classmethod
     def _fit(
-        cls, x: np.ndarray, y: np.ndarray, mean: float, scale: float, seed: int, restarts: int,
-        ard_points_per_dim: float, points: int,
-    ) -> Surrogate:  # fmt: skip
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        mean: float,
+        scale: float,
+        seed: int,
+        restarts: int,
+        ard_points_per_dim: float,
+        points: int,
+    ) -> Surrogate:
         from sklearn.exceptions import ConvergenceWarning
         from skopt.learning import GaussianProcessRegressor
         from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -119,11 +133,15 @@ class Surrogate:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         params = gp.kernel_.get_params()
         fit = SurrogateFit(
-            points=points, features=x.shape[1], ard=ard, fitted_on=len(y),
+            points=points,
+            features=x.shape[1],
+            ard=ard,
+            fitted_on=len(y),
             length_scales=tuple(np.atleast_1d(params["k1__k2__length_scale"]).tolist()),
-            amplitude=float(params["k1__k1__constant_value"]), noise=float(params["k2__noise_level"]),
+            amplitude=float(params["k1__k1__constant_value"]),
+            noise=float(params["k2__noise_level"]),
             at_bounds=at_bounds,
-        )  # fmt: skip
+        )
         if at_bounds:  # expected with few points: a hyperparameter sits at its bound
             log.debug("GP fit on %d points: a hyperparameter is at its bound (%s)", len(y), fit.as_dict())
         return cls(gp, mean, scale, fit)

@@ -237,8 +237,11 @@ class SearchSpace(Space):
         for st in arch.stages:
             if st.index in by_index:
                 ref = by_index[st.index]
-                diff = [f"{k} {getattr(ref, k)} -> {getattr(st, k)}" for k in
-                        ("block", "kernel", "expansion", "out_channels", "act", "se") if getattr(ref, k) != getattr(st, k)]  # fmt: skip
+                diff = [
+                    f"{k} {getattr(ref, k)} -> {getattr(st, k)}"
+                    for k in ("block", "kernel", "expansion", "out_channels", "act", "se")
+                    if getattr(ref, k) != getattr(st, k)
+                ]
                 what = ", ".join(diff) or f"stride {st.stride} inside the stage"
                 raise GpunasError(
                     f"{name_of(pos)} (stage {st.index}): {what}: space {self.name!r} has one configuration "
@@ -266,8 +269,14 @@ class SearchSpace(Space):
                     f"{layer}: {s.block} stride {s.stride} does not match space {self.name!r} "
                     f"({st['block']} stride {st['stride']})"
                 )
-            for key, value in (("kernel", s.kernel), ("layers", s.layers), ("act", s.act),
-                               ("expansion", s.expansion), ("filters", s.out_channels), ("se", int(s.se))):  # fmt: skip
+            for key, value in (
+                ("kernel", s.kernel),
+                ("layers", s.layers),
+                ("act", s.act),
+                ("expansion", s.expansion),
+                ("filters", s.out_channels),
+                ("se", int(s.se)),
+            ):
                 values[f"stage{i}.{key}"] = value
                 where_of[f"stage{i}.{key}"] = layer
         vec = []
@@ -304,7 +313,7 @@ class SearchSpace(Space):
                     for k in STAGE_FIELDS
                     if k != "layers" and f"stage{i}.{k}" in self._index
                 ]
-                groups.append((f"stage{i}", idx))  # fmt: skip
+                groups.append((f"stage{i}", idx))
         return groups
 
     def _vanished(self, vectors: np.ndarray, stage: int) -> np.ndarray:

@@ -75,6 +75,13 @@ class TableSpace(Space):
         return out
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "table", "dim": self.dim, "cardinality": self.cardinality(),
-                "fields": [{"index": i, "name": f.name, "size": f.size, "choices": list(f.choices)}
-                           for i, f in enumerate(self.fields)]}  # fmt: skip
+        return {
+            "name": self.name,
+            "kind": "table",
+            "dim": self.dim,
+            "cardinality": self.cardinality(),
+            "fields": [
+                {"index": i, "name": f.name, "size": f.size, "choices": list(f.choices)}
+                for i, f in enumerate(self.fields)
+            ],
+        }

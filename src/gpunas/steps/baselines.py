@@ -32,15 +32,20 @@ def list_baselines(space: str, families: list[str], phis: list[float], output: s
 
 
 def design_baselines(
-    variants: str | Path, lut: str | Path, fidelity: str | Path, subspaces: str | Path, slug: str,
+    variants: str | Path,
+    lut: str | Path,
+    fidelity: str | Path,
+    subspaces: str | Path,
+    slug: str,
     output: str | Path,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Cost every variant with the LUT and correction; per family and budget, pick inside the budget."""
     labels = json.loads(Path(variants).read_text())["families"]
     var = variants_table(variants)
     table, meta = read_lut(lut, expect_slug=slug)
-    var["predicted_ms"] = predict(list(var["arch"]), table, Correction.read(fidelity), meta["classes"],
-                                  meta["padding"])  # fmt: skip
+    var["predicted_ms"] = predict(
+        list(var["arch"]), table, Correction.read(fidelity), meta["classes"], meta["padding"]
+    )
     subs = json.loads(Path(subspaces).read_text())["subspaces"]
     picks = pick(var, list(labels), subs)
     doc = {
@@ -51,16 +56,31 @@ def design_baselines(
         "picks": picks,
     }
     atomic_write_json(output, doc)
-    log.info("%d baseline variants costed; %d of %d (family, sub-space) pairs have one inside the budget",
-             len(var), sum(not p["skip"] for p in picks.values()), len(picks))  # fmt: skip
+    log.info(
+        "%d baseline variants costed; %d of %d (family, sub-space) pairs have one inside the budget",
+        len(var),
+        sum(not p["skip"] for p in picks.values()),
+        len(picks),
+    )
     return doc
 
 
 def train_baseline(
-    baselines: str | Path, family: str, subspace: str, dataset: str | Path, train: dict[str, Any],
-    seed: int, threads: int, attempt: int, attempts: int, output: str | Path, weights: str | Path,
-    mem_mb: float | None = None, runtime: float | None = None, workers: int = 0,
-) -> dict[str, Any]:  # fmt: skip
+    baselines: str | Path,
+    family: str,
+    subspace: str,
+    dataset: str | Path,
+    train: dict[str, Any],
+    seed: int,
+    threads: int,
+    attempt: int,
+    attempts: int,
+    output: str | Path,
+    weights: str | Path,
+    mem_mb: float | None = None,
+    runtime: float | None = None,
+    workers: int = 0,
+) -> dict[str, Any]:
     """Train one picked baseline with the search's proxy (same training job, data and seed)."""
     pick_ = json.loads(Path(baselines).read_text())["picks"].get(f"{family}/{subspace}")
     if pick_ is None:
@@ -71,10 +91,18 @@ def train_baseline(
         run_weights = None
     else:
         job = TrainingJob(
-            arch=pick_["arch"], data=dataset_ref(dataset), train={**train, "workers": workers}, seed=seed, threads=threads, outdir=Path(output).parent,
-            attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
+            arch=pick_["arch"],
+            data=dataset_ref(dataset),
+            train={**train, "workers": workers},
+            seed=seed,
+            threads=threads,
+            outdir=Path(output).parent,
+            attempt=attempt,
+            attempts=attempts,
+            mem_mb=mem_mb,
+            runtime_min=runtime,
             reuse=train.get("reuse_finished", True),
-        )  # fmt: skip
+        )
         result = run_training_job(job, weights_out=weights)
         metrics = base | {k: pick_.get(k) for k in ("arch", "variant", "phi", "predicted_ms")} | result
         run_weights = weights
@@ -82,15 +110,25 @@ def train_baseline(
         Path(weights).parent.mkdir(parents=True, exist_ok=True)
         Path(weights).touch()
     atomic_write_json(output, metrics)
-    log.info("baseline %s/%s: %s %s", family, subspace, metrics["status"],
-             metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"))  # fmt: skip
+    log.info(
+        "baseline %s/%s: %s %s",
+        family,
+        subspace,
+        metrics["status"],
+        metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"),
+    )
     return metrics
 
 
 def compare_baselines(
-    baselines: str | Path, metrics: list[str], histories: list[str], hubs: list[str],
-    output_csv: str | Path, output_md: str | Path, output_png: str | Path,
-) -> pd.DataFrame:  # fmt: skip
+    baselines: str | Path,
+    metrics: list[str],
+    histories: list[str],
+    hubs: list[str],
+    output_csv: str | Path,
+    output_md: str | Path,
+    output_png: str | Path,
+) -> pd.DataFrame:
     """Per budget: the search against the best baseline inside it; table, Markdown and Pareto plot."""
     cards = [str(Path(h) / "card.json") for h in hubs]
     return compare(baselines, metrics, histories, cards, output_csv, output_md, output_png)

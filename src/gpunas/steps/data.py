@@ -31,13 +31,28 @@ def check_dataset(
 
 
 def prepare_dataset(
-    source: str, train_images: int, val_images: int, test_images: int, split_seed: int, image_size: int,
-    classes: int, workers: int, output: str | Path, max_image_pixels: int | None = PILLOW_MAX_PIXELS,
-) -> dict[str, Any]:  # fmt: skip
+    source: str,
+    train_images: int,
+    val_images: int,
+    test_images: int,
+    split_seed: int,
+    image_size: int,
+    classes: int,
+    workers: int,
+    output: str | Path,
+    max_image_pixels: int | None = PILLOW_MAX_PIXELS,
+) -> dict[str, Any]:
     """Decode the train / val / test splits once into uint8 arrays beside ``output`` (dataset.json);
     every unreadable image of the splits is named in one error."""
     return prepare(
-        source, train_images=train_images, val_images=val_images, test_images=test_images, split_seed=split_seed,
-        image_size=image_size, workers=workers, classes=classes, outdir=Path(output).parent,
+        source,
+        train_images=train_images,
+        val_images=val_images,
+        test_images=test_images,
+        split_seed=split_seed,
+        image_size=image_size,
+        workers=workers,
+        classes=classes,
+        outdir=Path(output).parent,
         max_pixels=max_image_pixels,
-    )  # fmt: skip
+    )

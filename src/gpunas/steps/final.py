@@ -30,10 +30,21 @@ def select_finalists(
 
 
 def train_finalist(
-    finalists: str | Path, slot: str, seed: int, dataset: str | Path, train: dict[str, Any],
-    final_train: dict[str, Any], threads: int, attempt: int, attempts: int, output: str | Path,
-    weights: str | Path, mem_mb: float | None = None, runtime: float | None = None, workers: int = 0,
-) -> dict[str, Any]:  # fmt: skip
+    finalists: str | Path,
+    slot: str,
+    seed: int,
+    dataset: str | Path,
+    train: dict[str, Any],
+    final_train: dict[str, Any],
+    threads: int,
+    attempt: int,
+    attempts: int,
+    output: str | Path,
+    weights: str | Path,
+    mem_mb: float | None = None,
+    runtime: float | None = None,
+    workers: int = 0,
+) -> dict[str, Any]:
     """Retrain one finalist with the reference schedule and one seed; evaluate it on the test split."""
     f = json.loads(Path(finalists).read_text())["finalists"][slot]
     base = {"slot": slot, "seed": seed}
@@ -43,10 +54,19 @@ def train_finalist(
             tmp.touch()
     else:
         job = TrainingJob(
-            arch=f["arch"], data=dataset_ref(dataset), train={**train, **final_train, "workers": workers}, seed=seed, threads=threads,
-            outdir=Path(output).parent, attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
-            reuse=train.get("reuse_finished", True), extra={"test": True},
-        )  # fmt: skip
+            arch=f["arch"],
+            data=dataset_ref(dataset),
+            train={**train, **final_train, "workers": workers},
+            seed=seed,
+            threads=threads,
+            outdir=Path(output).parent,
+            attempt=attempt,
+            attempts=attempts,
+            mem_mb=mem_mb,
+            runtime_min=runtime,
+            reuse=train.get("reuse_finished", True),
+            extra={"test": True},
+        )
         metrics = (
             base | {k: f.get(k) for k in ("arch", "predicted_ms", "kind")} | run_training_job(job, weights)
         )
@@ -56,9 +76,14 @@ def train_finalist(
 
 
 def compare_finalists(
-    finalists: str | Path, metrics: list[str], seeds: int, final_train: dict[str, Any], output_csv: str | Path,
-    output_md: str | Path, output_png: str | Path,
-) -> pd.DataFrame:  # fmt: skip
+    finalists: str | Path,
+    metrics: list[str],
+    seeds: int,
+    final_train: dict[str, Any],
+    output_csv: str | Path,
+    output_md: str | Path,
+    output_png: str | Path,
+) -> pd.DataFrame:
     """Per budget: the hub model against the best baseline inside it, test accuracy with 95% intervals."""
     doc = json.loads(Path(finalists).read_text())
     results = read_results(metrics)

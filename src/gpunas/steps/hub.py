@@ -74,19 +74,33 @@ def select_hub(
             "budget_used": float(best["predicted_ms"]) / sub["hi_ms"],
         }
         if card["from_lower_band"]:
-            card["note"] = (f"the best model under this budget comes from the lower band {best['subspace']}: no "
-                            f"trial of band {subspace} was more accurate")  # fmt: skip
+            card["note"] = (
+                f"the best model under this budget comes from the lower band {best['subspace']}: no "
+                f"trial of band {subspace} was more accurate"
+            )
     by_dir = {str(Path(w).parent): Path(w) for w in weights}
     winner = by_dir.get(str(best["trial_dir"])) if best is not None else None
     doc = json.loads(Path(dataset).read_text()) if dataset else {}
-    return write_tier(Path(outdir), card, best, winner, with_model=ev.trains,
-                      decode_size=(doc.get("shape") or [None])[-1], class_names=doc.get("class_names"))  # fmt: skip
+    return write_tier(
+        Path(outdir),
+        card,
+        best,
+        winner,
+        with_model=ev.trains,
+        decode_size=(doc.get("shape") or [None])[-1],
+        class_names=doc.get("class_names"),
+    )
 
 
 def summarize_search(
-    histories: list[str], cards: list[str], subspaces: str | Path, out_json: str | Path, out_pareto: str | Path,
-    out_scatter: str | Path, out_progress: str | Path,
-) -> dict[str, Any]:  # fmt: skip
+    histories: list[str],
+    cards: list[str],
+    subspaces: str | Path,
+    out_json: str | Path,
+    out_pareto: str | Path,
+    out_scatter: str | Path,
+    out_progress: str | Path,
+) -> dict[str, Any]:
     """The Pareto front of all trials, the hub summary and the search plots."""
     hist = [read_history(h) for h in histories]
     tiers = [json.loads(Path(c).read_text()) for c in cards]

@@ -187,8 +187,12 @@ def check_lut_fidelity(
         pd.DataFrame({"cv": [r["measured_cv"] for r in report["rows"]]}), protocol.max_cv
     )
     noisy = bool(lut_noise.get("noisy") or net_noise.get("noisy"))
-    report["noise"] = {"layers": lut_noise, "networks": net_noise, "noisy": noisy,
-                       "summary": "; ".join(n["message"] for n in (lut_noise, net_noise) if n.get("message"))}  # fmt: skip
+    report["noise"] = {
+        "layers": lut_noise,
+        "networks": net_noise,
+        "noisy": noisy,
+        "summary": "; ".join(n["message"] for n in (lut_noise, net_noise) if n.get("message")),
+    }
     if noisy:
         log.warning("NOISY latency measurements: %s", report["noise"]["summary"])
     report |= {"slug": slug, "hardware": backend.hardware()}
@@ -243,11 +247,22 @@ def partition_subspaces(
         log.warning("%s", line)
     for sub in result["subspaces"]:
         if sub["empty"]:
-            log.warning("sub-space %s (%s) is EMPTY: no sampled candidate in [%.4g, %.4g) ms",
-                        sub["id"], sub["name"], sub["lo_ms"], sub["hi_ms"])  # fmt: skip
+            log.warning(
+                "sub-space %s (%s) is EMPTY: no sampled candidate in [%.4g, %.4g) ms",
+                sub["id"],
+                sub["name"],
+                sub["lo_ms"],
+                sub["hi_ms"],
+            )
         else:
-            log.info("sub-space %s (%s): %d candidates, %.4g..%.4g ms",
-                     sub["id"], sub["name"], sub["count"], sub["min_ms"], sub["max_ms"])  # fmt: skip
+            log.info(
+                "sub-space %s (%s): %d candidates, %.4g..%.4g ms",
+                sub["id"],
+                sub["name"],
+                sub["count"],
+                sub["min_ms"],
+                sub["max_ms"],
+            )
     atomic_write_json(output_json, result)
     plot_histogram(latency, result, str(output_png), f"{meta.get('space')} on {meta.get('slug')}")
     return result

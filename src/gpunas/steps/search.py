@@ -67,12 +67,25 @@ def propose_candidates(
         else:
             why = "sub-space is empty" if sub["empty"] else "no untrained candidate left in the sub-space"
             slots.append({"slot": slot, "skip": True, "reason": why, "proposer": proposer})
-    doc = {"subspace": subspace, "round": round_, "strategy": cfg.strategy, "surrogate": cfg.surrogate,
-           "seed": [seed, int(subspace.removeprefix("s")), round_], "band_ms": [sub["lo_ms"], sub["hi_ms"]],
-           "model": info, "slots": slots}  # fmt: skip
+    doc = {
+        "subspace": subspace,
+        "round": round_,
+        "strategy": cfg.strategy,
+        "surrogate": cfg.surrogate,
+        "seed": [seed, int(subspace.removeprefix("s")), round_],
+        "band_ms": [sub["lo_ms"], sub["hi_ms"]],
+        "model": info,
+        "slots": slots,
+    }
     atomic_write_json(output, doc)
-    log.info("%s round %d: %d proposals (%s, learning from %d trials)", subspace, round_, len(rows), proposer,
-             info.get("trials_seen", 0))  # fmt: skip
+    log.info(
+        "%s round %d: %d proposals (%s, learning from %d trials)",
+        subspace,
+        round_,
+        len(rows),
+        proposer,
+        info.get("trials_seen", 0),
+    )
     return doc
 
 
@@ -101,11 +114,19 @@ def train_candidate(
         metrics = base | {"status": "skipped", "reason": entry["reason"], "val_top1": None}
     else:
         job = TrainingJob(
-            arch=entry["arch"], data=dataset_ref(dataset), train={**train, "workers": workers}, seed=seed, threads=threads, outdir=Path(output).parent,
-            attempt=attempt, attempts=attempts, mem_mb=mem_mb, runtime_min=runtime,
+            arch=entry["arch"],
+            data=dataset_ref(dataset),
+            train={**train, "workers": workers},
+            seed=seed,
+            threads=threads,
+            outdir=Path(output).parent,
+            attempt=attempt,
+            attempts=attempts,
+            mem_mb=mem_mb,
+            runtime_min=runtime,
             reuse=train.get("reuse_finished", True),
             fault=(train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}"),
-        )  # fmt: skip
+        )
         result = create_evaluator(evaluator).evaluate(load_space(space), entry, job)
         metrics = (
             base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")} | result
@@ -114,8 +135,14 @@ def train_candidate(
         with atomic_path(weights) as tmp:
             tmp.touch()
     atomic_write_json(output, metrics)
-    log.info("trial %s/r%d/s%d: %s %s", doc["subspace"], doc["round"], slot, metrics["status"],
-             metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"))  # fmt: skip
+    log.info(
+        "trial %s/r%d/s%d: %s %s",
+        doc["subspace"],
+        doc["round"],
+        slot,
+        metrics["status"],
+        metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"),
+    )
     return metrics
 
 
@@ -160,6 +187,12 @@ def record_results(
     out = out.astype({"round": int, "slot": int, "sample": int, "params": int, "macs": int, "seed": int})
     write_table(out, {"subspace": doc["subspace"], "rounds": doc["round"] + 1}, output)
     ok = new[new["status"] == "complete"]
-    log.info("%s round %d: %d trained, %d failed; best so far %.2f%%", doc["subspace"], doc["round"],
-             len(ok), int((new["status"] == "failed").sum()), out["accuracy"].max() if len(out) else float("nan"))  # fmt: skip
+    log.info(
+        "%s round %d: %d trained, %d failed; best so far %.2f%%",
+        doc["subspace"],
+        doc["round"],
+        len(ok),
+        int((new["status"] == "failed").sum()),
+        out["accuracy"].max() if len(out) else float("nan"),
+    )
     return out

@@ -38,11 +38,19 @@ def largest_architecture(space: Any) -> Architecture | None:
         layers = max(space.choices_of(f"stage{i}.layers"))
         if layers == 0:
             continue
-        stages.append(StageConfig(
-            index=i, block=st["block"], layers=layers, kernel=max(space.choices_of(f"stage{i}.kernel")),
-            stride=st["stride"], out_channels=max(space.choices_of(f"stage{i}.filters")), act="swish",
-            expansion=max(space.choices_of(f"stage{i}.expansion")), se=bool(max(space.choices_of(f"stage{i}.se"))),
-        ))  # fmt: skip
+        stages.append(
+            StageConfig(
+                index=i,
+                block=st["block"],
+                layers=layers,
+                kernel=max(space.choices_of(f"stage{i}.kernel")),
+                stride=st["stride"],
+                out_channels=max(space.choices_of(f"stage{i}.filters")),
+                act="swish",
+                expansion=max(space.choices_of(f"stage{i}.expansion")),
+                se=bool(max(space.choices_of(f"stage{i}.se"))),
+            )
+        )
     return Architecture(
         max(space.choices_of("resolution")), tuple(stages), max(space.choices_of("head_width"))
     )

@@ -101,9 +101,13 @@ def batch_loader(
 ) -> torch.utils.data.DataLoader:
     """Batches in the given order (lists of indices), read by ``workers`` processes (0: in-process)."""
     return torch.utils.data.DataLoader(
-        Batches(images, labels), batch_size=None, sampler=order, num_workers=workers, pin_memory=pin,
+        Batches(images, labels),
+        batch_size=None,
+        sampler=order,
+        num_workers=workers,
+        pin_memory=pin,
         persistent_workers=False,
-    )  # fmt: skip
+    )
 
 
 class Preprocess:
@@ -146,9 +150,14 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
 
 
 def evaluate(
-    model: nn.Module, images: ImageSource, labels: np.ndarray, prep: Preprocess, amp: Any, batch: int = 256,
+    model: nn.Module,
+    images: ImageSource,
+    labels: np.ndarray,
+    prep: Preprocess,
+    amp: Any,
+    batch: int = 256,
     workers: int = 0,
-) -> tuple[float, float]:  # fmt: skip
+) -> tuple[float, float]:
     """(top-1 accuracy in %, mean cross-entropy) of ``model`` on a split."""
     model.eval()
     correct, loss = 0, 0.0
@@ -199,8 +208,14 @@ def fit(
     t0 = time.perf_counter()
     mean, std = _norm(data)
     prep = Preprocess(arch.resolution, device)
-    model = build_model(arch, data.num_classes, drop_path_rate=cfg.drop_path, dropout=cfg.dropout,
-                        mean=mean.flatten().tolist(), std=std.flatten().tolist())  # fmt: skip
+    model = build_model(
+        arch,
+        data.num_classes,
+        drop_path_rate=cfg.drop_path,
+        dropout=cfg.dropout,
+        mean=mean.flatten().tolist(),
+        std=std.flatten().tolist(),
+    )
     model = model.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -247,12 +262,25 @@ def fit(
             break
         train_s = time.perf_counter() - started
         val_acc, val_loss = evaluate(model, data.val, data.y_val, prep, amp, workers=cfg.workers)
-        row = {"epoch": epoch + 1, "train_loss": running / seen, "val_loss": val_loss, "val_top1": val_acc,
-               "images_per_s": seen / max(train_s, 1e-9), **peak_memory_mb(device)}  # fmt: skip
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": running / seen,
+            "val_loss": val_loss,
+            "val_top1": val_acc,
+            "images_per_s": seen / max(train_s, 1e-9),
+            **peak_memory_mb(device),
+        }
         curve.append(row)
-        log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.2f%%, %.0f images/s, peak %s",
-                 epoch + 1, cfg.epochs, row["train_loss"], val_loss, val_acc, row["images_per_s"],
-                 ", ".join(f"{k[5:]} {v:.0f}" for k, v in row.items() if k.startswith("peak")))  # fmt: skip
+        log.info(
+            "epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.2f%%, %.0f images/s, peak %s",
+            epoch + 1,
+            cfg.epochs,
+            row["train_loss"],
+            val_loss,
+            val_acc,
+            row["images_per_s"],
+            ", ".join(f"{k[5:]} {v:.0f}" for k, v in row.items() if k.startswith("peak")),
+        )
     params, macs = count(arch, data.num_classes)
     if num_params(model) != params:
         raise RuntimeError(f"built model has {num_params(model)} parameters, analytic count {params}")
@@ -281,28 +309,44 @@ def fit(
     if test and status == "complete":
         if data.test is None or data.y_test is None:
             raise GpunasError("a test-split evaluation needs data.test_images > 0")
-        metrics["test_top1"], metrics["test_loss"] = evaluate(model, data.test, data.y_test, prep, amp,
-                                                              workers=cfg.workers)  # fmt: skip
+        metrics["test_top1"], metrics["test_loss"] = evaluate(
+            model, data.test, data.y_test, prep, amp, workers=cfg.workers
+        )
         metrics["data"]["test"] = len(data.test)
     return metrics, model.cpu()
 
 
 def train_candidate(
-    arch: Architecture, data: Any, cfg: TrainConfig, seed: int, weights: str | Path | None = None,
+    arch: Architecture,
+    data: Any,
+    cfg: TrainConfig,
+    seed: int,
+    weights: str | Path | None = None,
     test: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Train and report; an exception inside training becomes ``status: failed`` with its reason."""
     try:
         metrics, model = fit(arch, data, cfg, seed, test=test)
     except Exception as exc:  # a failed candidate is data, not a crash
         log.exception("training failed")
-        return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0], "val_top1": None,
-                "seed": seed}  # fmt: skip
+        return {
+            "status": "failed",
+            "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
+            "val_top1": None,
+            "seed": seed,
+        }
     if weights is not None and metrics["status"] == "complete":
         from gpunas.io import atomic_path
 
         with atomic_path(weights) as tmp:
-            torch.save({"state_dict": model.state_dict(), "arch": arch.to_string(),
-                        "num_classes": data.num_classes, "norm": metrics["norm"]}, tmp)  # fmt: skip
+            torch.save(
+                {
+                    "state_dict": model.state_dict(),
+                    "arch": arch.to_string(),
+                    "num_classes": data.num_classes,
+                    "norm": metrics["norm"],
+                },
+                tmp,
+            )
         metrics["weights"] = Path(weights).name
     return metrics

@@ -280,8 +280,12 @@ def _child(spec_path: str) -> int:
         result = _train(spec, run)
     except Exception as exc:  # a failed candidate is data, not a crash
         log.exception("training failed")
-        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
-                  "val_top1": None, "seed": spec.get("seed")}  # fmt: skip
+        result = {
+            "status": "failed",
+            "reason": f"{type(exc).__name__}: {exc}".splitlines()[0],
+            "val_top1": None,
+            "seed": spec.get("seed"),
+        }
     atomic_write_json(run / "result.json", result)
     return 0
 
