@@ -39,6 +39,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from gpunas.errors import GpunasError
 
@@ -90,6 +91,18 @@ class LayerConfig:
         return self.block not in PLAIN and self.stride == 1 and self.in_channels == self.out_channels
 
 
+def _positive_number(value: Any, what: str) -> int | float:
+    """A finite number > 0 (an integral float becomes an int); refused in one line otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise GpunasError(f"{what} must be a positive number, got {value!r}")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """Block arguments with repeats: ``layers`` identical layers of stage ``index``.
@@ -118,11 +131,9 @@ class StageConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise GpunasError(f"stage {self.index}: {name} must be a positive integer, got {value!r}")
-        e = self.expansion
-        if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e <= 0:
-            raise GpunasError(f"stage {self.index}: expansion must be a positive number, got {e!r}")
-        if isinstance(e, float) and e.is_integer():
-            object.__setattr__(self, "expansion", int(e))
+        object.__setattr__(
+            self, "expansion", _positive_number(self.expansion, f"stage {self.index}: expansion")
+        )
         if self.kernel % 2 == 0 and not (self.block == "conv" and self.kernel == self.stride):
             raise GpunasError(
                 f"stage {self.index}: kernel must be odd (or equal to the stride for a space-to-depth "

@@ -112,6 +112,24 @@ def pick_finalists(
     return out
 
 
+def _best_baseline_inside(
+    finalists: dict[str, dict[str, Any]], budget: float, stats_of: dict[str, tuple[float, float, float]]
+) -> tuple[int, dict[str, Any] | None]:
+    """(how many baselines with results are inside ``budget``, the most accurate of them)."""
+    inside = [
+        f
+        for f in finalists.values()
+        if f["kind"] == "baseline" and not f["skip"] and f["predicted_ms"] < budget and f["slot"] in stats_of
+    ]
+    return len(inside), max(inside, key=lambda f: stats_of[f["slot"]][0]) if inside else None
+
+
+def _verdict(h: tuple[float, float, float], b: tuple[float, float, float]) -> str:
+    if not separated(h, b):
+        return "not distinguishable"
+    return "search more accurate" if h[0] > b[0] else "baseline more accurate"
+
+
 def compare(
     finalists: dict[str, dict[str, Any]], results: list[dict[str, Any]], budgets: dict[str, float]
 ) -> pd.DataFrame:
@@ -136,17 +154,8 @@ def compare(
                 "search_ci_low": h[1],
                 "search_ci_high": h[2],
             }
-        inside = [
-            f
-            for f in finalists.values()
-            if f["kind"] == "baseline"
-            and not f["skip"]
-            and f["predicted_ms"] < budget
-            and f["slot"] in stats_of
-        ]
-        row["baselines_inside"] = len(inside)
-        if inside:
-            best = max(inside, key=lambda f: stats_of[f["slot"]][0])
+        row["baselines_inside"], best = _best_baseline_inside(finalists, budget, stats_of)
+        if best is not None:
             b = stats_of[best["slot"]]
             row |= {
                 "baseline": best["variant"],
@@ -160,11 +169,9 @@ def compare(
             }
             if h:
                 row["gain_pts"] = h[0] - b[0]
-                if separated(h, b):
-                    row["verdict"] = "search more accurate" if h[0] > b[0] else "baseline more accurate"
+                row["verdict"] = _verdict(h, b)
+                if row["verdict"] != "not distinguishable":
                     row["latency_ratio_at_matched_accuracy"] = matched_ratio(best, b, hubs, stats_of)
-                else:
-                    row["verdict"] = "not distinguishable"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -140,8 +140,8 @@ def _act(rec: dict[str, Any], where: str, default: str | None = None) -> str:
     return act
 
 
-def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, RecordLayout]:
-    """Parse a layer list into an :class:`Architecture` and the file's :class:`RecordLayout`."""
+def _check_envelope(records: Any, source: str) -> tuple[int, bool]:
+    """The list, its record objects, the data record and the tail: (resolution, distill)."""
     if not isinstance(records, list) or not records:
         raise GpunasError(f"{source}: expected a non-empty JSON list of layer records")
     for n, rec in enumerate(records):
@@ -161,7 +161,45 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
     distill = _get(records[0], "distill", where0, bool)
     if len(records) < 3 or records[-1]["layer_type"] != "tail":
         raise GpunasError(f"{source}: the last record must have layer_type 'tail'")
+    return resolution, distill
 
+
+def _read_stem(rec: dict[str, Any], where: str, kind: str, distill: bool) -> tuple[Any, ...]:
+    """(block, kernel, stride, expansion, act, se, stage) of record 1: the builder fixes the stem's
+    conv3x3 stride 2 and ignores other keys, which must not say otherwise."""
+    _refuse_overridden(rec, where, {"kernel_size": 3, "stride": 2})
+    act = "relu" if distill else _act(rec, where, default="swish")
+    if distill and "act" in rec and rec["act"] != "relu":
+        raise GpunasError(f"{where}: act {rec['act']!r}: NVIDIA's distilled builder uses ReLU here")
+    block = "large_stem" if kind == "head_large" else "conv"
+    return block, 3, 2, 1, act, False, rec.get("stage", 0)
+
+
+def _read_block(rec: dict[str, Any], where: str, kind: str, distill: bool, stage: int) -> tuple[Any, ...]:
+    """(block, kernel, stride, expansion, act, se, stage) of a conv / fused_irb / irb record."""
+    kernel, stride = _get(rec, "kernel_size", where), _get(rec, "stride", where)
+    expansion = 1 if kind == "conv" else _get(rec, "expansion", where, (int, float))
+    if kind != "conv" and expansion <= 0:
+        raise GpunasError(f"{where}: expansion must be > 0, got {expansion}")
+    if distill:
+        groups = _get(rec, "groups", where)
+        if groups != 1:
+            raise GpunasError(f"{where}: groups {groups} is not supported (gpunas builds groups 1)")
+        _refuse_overridden(rec, where, {"act": "relu", "use_se": False})
+        act, se = "relu", False
+    else:
+        act = _act(rec, where)
+        se = False if kind == "conv" else _get(rec, "use_se", where, bool)
+    new_stage = _get(rec, "stage", where)
+    if new_stage < stage:
+        raise GpunasError(f"{where}: stage {new_stage} comes after stage {stage} (stages must not decrease)")
+    return kind, kernel, stride, expansion, act, se, new_stage
+
+
+def _read_layers(
+    records: list[dict[str, Any]], source: str, distill: bool
+) -> tuple[list[LayerConfig], list[str], int]:
+    """The layers of records 1..-2 (channels chained), their record kinds, the last output channels."""
     layers: list[LayerConfig] = []
     kinds = ["data"]
     channels: int | None = None
@@ -176,54 +214,44 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
             raise GpunasError(
                 f"{where}: layer_type {kind!r} is not one of {list(allowed)} ({place} of NVIDIA's {builder} builder)"
             )
-        key = f"{kind}/distill" if distill and kind in ("irb", "fused_irb") else kind
-        kinds.append(key)
+        kinds.append(f"{kind}/distill" if distill and kind in ("irb", "fused_irb") else kind)
         cin, cout = _get(rec, "num_in_channels", where), _get(rec, "num_out_channels", where)
         if channels is not None and cin != channels:
             raise GpunasError(
                 f"{where}: num_in_channels {cin} != num_out_channels {channels} of record {n - 1}"
             )
         channels = cout
-        if n == 1:  # the builder fixes the stem's conv3x3 stride 2 and ignores other keys
-            _refuse_overridden(rec, where, {"kernel_size": 3, "stride": 2})
-            act = "relu" if distill else _act(rec, where, default="swish")
-            if distill and "act" in rec and rec["act"] != "relu":
-                raise GpunasError(f"{where}: act {rec['act']!r}: NVIDIA's distilled builder uses ReLU here")
-            block, kernel, stride, expansion, se = (
-                ("large_stem" if kind == "head_large" else "conv"),
-                3,
-                2,
-                1,
-                False,
-            )
-            stage = rec.get("stage", 0)
+        if n == 1:
+            block, kernel, stride, expansion, act, se, stage = _read_stem(rec, where, kind, distill)
         else:
-            kernel, stride = _get(rec, "kernel_size", where), _get(rec, "stride", where)
-            expansion = 1 if kind == "conv" else _get(rec, "expansion", where, (int, float))
-            if kind != "conv" and expansion <= 0:
-                raise GpunasError(f"{where}: expansion must be > 0, got {expansion}")
-            if distill:
-                groups = _get(rec, "groups", where)
-                if groups != 1:
-                    raise GpunasError(f"{where}: groups {groups} is not supported (gpunas builds groups 1)")
-                _refuse_overridden(rec, where, {"act": "relu", "use_se": False})
-                act, se = "relu", False
-            else:
-                act = _act(rec, where)
-                se = False if kind == "conv" else _get(rec, "use_se", where, bool)
-            block = kind
-            new_stage = _get(rec, "stage", where)
-            if new_stage < stage:
-                raise GpunasError(
-                    f"{where}: stage {new_stage} comes after stage {stage} (stages must not decrease)"
-                )
-            stage = new_stage
+            block, kernel, stride, expansion, act, se, stage = _read_block(rec, where, kind, distill, stage)
         if not isinstance(stage, int) or isinstance(stage, bool) or stage < 0:
             raise GpunasError(f"{where}: stage {stage!r} is not a non-negative integer")
-        layers.append(
-            LayerConfig(block, cin, cout, kernel, stride, expansion, act, se, stage, distill)  # type: ignore[arg-type]
-        )
+        layers.append(LayerConfig(block, cin, cout, kernel, stride, expansion, act, se, stage, distill))
+    return layers, kinds, channels  # type: ignore[return-value]
 
+
+def _unread_keys(
+    records: list[dict[str, Any]], kinds: list[str], source: str
+) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """Per record, the keys NVIDIA's builder does not read (kept verbatim, each warned about once)."""
+    extra = []
+    for n, (rec, kind) in enumerate(zip(records, kinds, strict=True)):
+        known = {"layer_type", *_KEYS[kind], *_OPTIONAL.get(kind, ())}
+        unread = tuple((k, v) for k, v in rec.items() if k not in known)
+        for k, _ in unread:
+            log.warning("%s: record %d: key %r is not read by NVIDIA's builder; kept as is", source, n, k)
+        extra.append(unread)
+    return tuple(extra)
+
+
+def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, RecordLayout]:
+    """Parse a layer list into an :class:`Architecture` and the file's :class:`RecordLayout`.
+
+    Raises :class:`GpunasError` with one line naming the record and key of the first problem.
+    """
+    resolution, distill = _check_envelope(records, source)
+    layers, kinds, channels = _read_layers(records, source, distill)
     tail = records[-1]
     where = f"{source}: tail record"
     kinds.append("tail")
@@ -238,14 +266,7 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
         arch = Architecture.from_layers(resolution, layers, head_width, distill=distill)
     except ValueError as exc:
         raise GpunasError(f"{source}: {exc}") from None
-    extra = []
-    for n, (rec, kind) in enumerate(zip(records, kinds, strict=True)):
-        known = {"layer_type", *_KEYS[kind], *_OPTIONAL.get(kind, ())}
-        unread = tuple((k, v) for k, v in rec.items() if k not in known)
-        for k, _ in unread:
-            log.warning("%s: record %d: key %r is not read by NVIDIA's builder; kept as is", source, n, k)
-        extra.append(unread)
-    return arch, RecordLayout(tuple(tuple(r) for r in records), tuple(extra))
+    return arch, RecordLayout(tuple(tuple(r) for r in records), _unread_keys(records, kinds, source))
 
 
 def _refuse_overridden(rec: dict[str, Any], where: str, builds: dict[str, Any]) -> None:

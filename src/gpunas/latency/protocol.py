@@ -105,44 +105,60 @@ STATS_COLUMNS = {
 }
 
 
-def measure(
+def _interleaved(
+    idx: Sequence[int],
     items: Sequence[Any],
     prepare: Callable[[Any], Runner],
     protocol: Protocol,
-    label: str = "items",
-    chunks: ChunkStore | None = None,
-) -> pd.DataFrame:
-    """Latency statistics (ms) of ``items``, one row each, in the order given.
+    rng: np.random.Generator,
+) -> dict[int, list[float]]:
+    """``protocol.repeats`` rounds over ``idx``, each in a fresh random order: per item, the median of
+    ``runs`` timed executions after ``warmup`` untimed ones, once a round."""
+    runners = {int(i): prepare(items[int(i)]) for i in idx}
+    medians: dict[int, list[float]] = {int(i): [] for i in idx}
+    for _ in range(protocol.repeats):
+        for i in rng.permutation(np.asarray(idx)):
+            medians[int(i)].append(float(np.median(runners[int(i)].time(protocol.runs, protocol.warmup))))
+    return medians
 
-    ``chunks``: where each finished chunk's round medians are kept, so that a job cut off (a time
-    limit, a kill) resumes from the chunks it finished instead of measuring them again.
-    """
+
+def _first_pass(
+    items: Sequence[Any],
+    prepare: Callable[[Any], Runner],
+    protocol: Protocol,
+    label: str,
+    chunks: ChunkStore | None,
+) -> np.ndarray:
+    """n x repeats round medians, chunk by chunk; finished chunks are kept in ``chunks`` and reused."""
     n = len(items)
     rounds = np.full((n, protocol.repeats), np.nan)
     finished = chunks.load(protocol) if chunks is not None else {}
-    started = time.monotonic()
-    last = started
+    started = last = time.monotonic()
     for c, lo in enumerate(range(0, n, protocol.chunk)):
         idx = np.arange(lo, min(n, lo + protocol.chunk))
         if c in finished and finished[c].shape == (len(idx), protocol.repeats):
             rounds[idx] = finished[c]
             log.info("chunk %d of %s: resumed from %s", c, label, chunks.folder if chunks else "")
             continue
-        rng = np.random.default_rng([protocol.seed, c])
-        runners = {int(i): prepare(items[i]) for i in idx}
-        for r in range(protocol.repeats):
-            for i in rng.permutation(idx):
-                rounds[i, r] = float(np.median(runners[int(i)].time(protocol.runs, protocol.warmup)))
-        del runners
+        medians = _interleaved(idx, items, prepare, protocol, np.random.default_rng([protocol.seed, c]))
+        rounds[idx] = np.array([medians[int(i)] for i in idx])
         if chunks is not None:
             chunks.save(c, rounds[idx], protocol)
-        done = idx[-1] + 1
-        now = time.monotonic()
+        done, now = idx[-1] + 1, time.monotonic()
         if now - last > 10 or done == n:
-            rate = done / max(now - started, 1e-9) * 60
-            log.info("measured %d/%d %s (%.0f per minute)", done, n, label, rate)
+            log.info(
+                "measured %d/%d %s (%.0f per minute)", done, n, label, done / max(now - started, 1e-9) * 60
+            )
             last = now
-    extra = {i: [] for i in range(n)}
+    return rounds
+
+
+def _remeasure(
+    rounds: np.ndarray, items: Sequence[Any], prepare: Callable[[Any], Runner], protocol: Protocol, label: str
+) -> tuple[dict[int, list[float]], np.ndarray]:
+    """Extra passes of repeats for items whose CV stays above ``max_cv``: (extra medians, passes)."""
+    n = len(items)
+    extra: dict[int, list[float]] = {i: [] for i in range(n)}
     passes = np.zeros(n, dtype=np.int64)
     for p in range(protocol.remeasure):
         noisy = [i for i in range(n) if _cv(np.concatenate([rounds[i], extra[i]])) > protocol.max_cv]
@@ -159,17 +175,30 @@ def measure(
         )
         rng = np.random.default_rng([protocol.seed, 10_000 + p])
         for lo in range(0, len(noisy), protocol.chunk):
-            idx = noisy[lo : lo + protocol.chunk]
-            runners = {i: prepare(items[i]) for i in idx}
-            for _ in range(protocol.repeats):
-                for i in rng.permutation(idx):
-                    extra[int(i)].append(
-                        float(np.median(runners[int(i)].time(protocol.runs, protocol.warmup)))
-                    )
-            del runners
+            for i, medians in _interleaved(
+                noisy[lo : lo + protocol.chunk], items, prepare, protocol, rng
+            ).items():
+                extra[i] += medians
         passes[noisy] += 1
+    return extra, passes
+
+
+def measure(
+    items: Sequence[Any],
+    prepare: Callable[[Any], Runner],
+    protocol: Protocol,
+    label: str = "items",
+    chunks: ChunkStore | None = None,
+) -> pd.DataFrame:
+    """Latency statistics (ms) of ``items``, one row each, in the order given.
+
+    ``chunks``: where each finished chunk's round medians are kept, so that a job cut off (a time
+    limit, a kill) resumes from the chunks it finished instead of measuring them again.
+    """
+    rounds = _first_pass(items, prepare, protocol, label, chunks)
+    extra, passes = _remeasure(rounds, items, prepare, protocol, label)
     rows = []
-    for i in range(n):
+    for i in range(len(items)):
         r = np.concatenate([rounds[i], extra[i]])
         med = float(np.median(r))
         rows.append(

@@ -223,18 +223,27 @@ class SearchSpace(Space):
         record of an NVIDIA file), the field and the value.
         """
         name_of = where or (lambda i: f"layer {i}")
-        first: dict[int, int] = {}  # stage index -> position of its first layer
-        pos = 0
-        for st in arch.stages:
-            first.setdefault(st.index, pos)
-            pos += st.layers
         if arch.distill:
             raise GpunasError(
                 f"{name_of(0)}: NVIDIA's distilled block set is not part of space {self.name!r}"
             )
+        by_index, first = self._stages_by_index(arch, name_of)
+        values, where_of = self._field_values(arch, by_index, first, name_of)
+        for name, value in values.items():
+            self._check_value(name, value, values, where_of.get(name, f"stage {name.split('.')[0][5:]}"))
+        # a field of a vanished stage takes the canonical index 0
+        return [f.choices.index(values[f.name]) if f.name in values else 0 for f in self.fields]
+
+    def _stages_by_index(
+        self, arch: Architecture, name_of: Callable[[int], str]
+    ) -> tuple[dict[int, StageConfig], dict[int, int]]:
+        """Each stage index's one configuration, and the position of its first layer; refuses a
+        stage whose layers differ (this space has one configuration per stage) or that does not exist."""
         by_index: dict[int, StageConfig] = {}
+        first: dict[int, int] = {}
         pos = 0
         for st in arch.stages:
+            first.setdefault(st.index, pos)
             if st.index in by_index:
                 ref = by_index[st.index]
                 diff = [
@@ -254,6 +263,16 @@ class SearchSpace(Space):
                 f"{name_of(first[max(by_index)])}: stage {max(by_index)} does not exist in space "
                 f"{self.name!r} (stages 0..{len(self.stages) - 1})"
             )
+        return by_index, first
+
+    def _field_values(
+        self,
+        arch: Architecture,
+        by_index: dict[int, StageConfig],
+        first: dict[int, int],
+        name_of: Callable[[int], str],
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """(field -> value, field -> where it came from) of ``arch``'s stages against the space's."""
         values: dict[str, Any] = {"resolution": arch.resolution, "head_width": arch.head_width}
         where_of: dict[str, str] = {"resolution": "resolution", "head_width": "head width"}
         for i, st in enumerate(self.stages):
@@ -269,39 +288,35 @@ class SearchSpace(Space):
                     f"{layer}: {s.block} stride {s.stride} does not match space {self.name!r} "
                     f"({st['block']} stride {st['stride']})"
                 )
-            for key, value in (
-                ("kernel", s.kernel),
-                ("layers", s.layers),
-                ("act", s.act),
-                ("expansion", s.expansion),
-                ("filters", s.out_channels),
-                ("se", int(s.se)),
-            ):
+            fields = {
+                "kernel": s.kernel,
+                "layers": s.layers,
+                "act": s.act,
+                "expansion": s.expansion,
+                "filters": s.out_channels,
+                "se": int(s.se),
+            }
+            for key, value in fields.items():
                 values[f"stage{i}.{key}"] = value
                 where_of[f"stage{i}.{key}"] = layer
-        vec = []
-        for name, value in values.items():
-            choices = self._all_choices(name)
-            if value not in choices:
-                raise GpunasError(
-                    f"{where_of[name]}: {name}: {value!r} is not in space {self.name!r} "
-                    f"(allowed {_describe_choices(choices)})"
-                )
-            if name in self._fixed and value != self._fixed[name]:
-                raise GpunasError(
-                    f"{where_of[name]}: {name}: {value!r} differs from the fixed value {self._fixed[name]!r}"
-                )
-            if name in self._tied and value != values.get(self._tied[name], value):
-                raise GpunasError(
-                    f"{where_of[name]}: {name}: {value!r} must equal {self._tied[name]} "
-                    f"({values[self._tied[name]]!r}) in space {self.name!r}"
-                )
-        for f in self.fields:
-            if f.name in values:
-                vec.append(f.choices.index(values[f.name]))
-            else:  # field of a vanished stage: canonical index 0
-                vec.append(0)
-        return vec
+        return values, where_of
+
+    def _check_value(self, name: str, value: Any, values: dict[str, Any], where: str) -> None:
+        """A field's value is one of its choices, equals its fixed value and its tie source."""
+        choices = self._all_choices(name)
+        if value not in choices:
+            raise GpunasError(
+                f"{where}: {name}: {value!r} is not in space {self.name!r} (allowed {_describe_choices(choices)})"
+            )
+        if name in self._fixed and value != self._fixed[name]:
+            raise GpunasError(
+                f"{where}: {name}: {value!r} differs from the fixed value {self._fixed[name]!r}"
+            )
+        if name in self._tied and value != values.get(self._tied[name], value):
+            raise GpunasError(
+                f"{where}: {name}: {value!r} must equal {self._tied[name]} "
+                f"({values[self._tied[name]]!r}) in space {self.name!r}"
+            )
 
     def vanishing_groups(self) -> list[tuple[str, list[int]]]:
         """For each stage that can vanish (0 among its layers): its other encoded fields."""

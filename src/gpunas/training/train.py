@@ -29,6 +29,7 @@ import math
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -181,15 +182,9 @@ def _norm(data: TrainingData) -> tuple[torch.Tensor, torch.Tensor]:
     return mean.view(1, -1, 1, 1), std.clamp_min(1e-3).view(1, -1, 1, 1)
 
 
-def fit(
-    arch: Architecture, data: Any, cfg: TrainConfig, seed: int, test: bool = False
-) -> tuple[dict[str, Any], nn.Module]:
-    """Train ``arch``; return (metrics, model). ``test``: also evaluate the held-out test split."""
-    data = data if isinstance(data, TrainingData) else TrainingData.from_split(data)
-    device = resolve_device(cfg.device)
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+def configure_device(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """cuDNN and determinism settings of the job; the autocast dtype on CUDA (bf16 where the GPU
+    supports it, else fp16), None on the CPU (float32)."""
     amp_dtype = None
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not cfg.deterministic
@@ -199,92 +194,105 @@ def fit(
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic workspace
         torch.use_deterministic_algorithms(True)
+    return amp_dtype
+
+
+def autocast(amp_dtype: torch.dtype | None) -> Callable[[], Any]:
+    """A factory of the forward pass's autocast context (a no-op without mixed precision)."""
 
     def amp() -> Any:
         if amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=amp_dtype)
 
-    t0 = time.perf_counter()
-    mean, std = _norm(data)
-    prep = Preprocess(arch.resolution, device)
-    model = build_model(
-        arch,
-        data.num_classes,
-        drop_path_rate=cfg.drop_path,
-        dropout=cfg.dropout,
-        mean=mean.flatten().tolist(),
-        std=std.flatten().tolist(),
-    )
-    model = model.to(device, memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    n_train = min(cfg.images, len(data.train)) if cfg.images else len(data.train)
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    warm = max(1, int(cfg.warmup_frac * total))
+    return amp
+
+
+def warmup_cosine(total: int, warmup_frac: float) -> Callable[[int], float]:
+    """Learning-rate factor per step: linear warm-up over ``warmup_frac`` of ``total`` steps, then
+    a cosine decay to 0 (SGDR, Loshchilov & Hutter 2017, without restarts)."""
+    warm = max(1, int(warmup_frac * total))
 
     def lr_at(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    curve: list[dict[str, float]] = []
-    step, status, reason, images_seen = 0, "complete", "", 0
-    pin = device.type == "cuda"
-    for epoch in range(cfg.epochs):
-        model.train()
-        started = time.perf_counter()
-        perm = torch.randperm(n_train, generator=gen).tolist()
-        order = [perm[lo : lo + cfg.batch_size] for lo in range(0, n_train, cfg.batch_size)]
-        running, seen = 0.0, 0
-        for xb, yb in batch_loader(data.train, data.y_train, order, cfg.workers, pin):
-            xb, yb = prep(xb), yb.to(device, non_blocking=True)
-            if cfg.flip:
-                flip = (torch.rand(len(yb), generator=gen) < 0.5).to(device)
-                xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-            with amp():
-                loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                status, reason = "failed", f"diverged: loss is {loss.item()} at step {step} (epoch {epoch})"
-                break
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            running += loss.item() * len(yb)
-            seen += len(yb)
-            images_seen += len(yb)
-            step += 1
-        if status == "failed":
-            break
-        train_s = time.perf_counter() - started
-        val_acc, val_loss = evaluate(model, data.val, data.y_val, prep, amp, workers=cfg.workers)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": running / seen,
-            "val_loss": val_loss,
-            "val_top1": val_acc,
-            "images_per_s": seen / max(train_s, 1e-9),
-            **peak_memory_mb(device),
-        }
-        curve.append(row)
-        log.info(
-            "epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.2f%%, %.0f images/s, peak %s",
-            epoch + 1,
-            cfg.epochs,
-            row["train_loss"],
-            val_loss,
-            val_acc,
-            row["images_per_s"],
-            ", ".join(f"{k[5:]} {v:.0f}" for k, v in row.items() if k.startswith("peak")),
-        )
-    params, macs = count(arch, data.num_classes)
-    if num_params(model) != params:
-        raise RuntimeError(f"built model has {num_params(model)} parameters, analytic count {params}")
-    metrics: dict[str, Any] = {
+    return lr_at
+
+
+@dataclass
+class Loop:
+    """What one training's epochs share: the model and its optimiser, LR schedule, gradient scaler,
+    the seeded generator of data order and flips, and the counters."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Any
+    gen: torch.Generator
+    prep: Preprocess
+    amp: Callable[[], Any]
+    step: int = 0
+    images_seen: int = 0
+
+
+def train_epoch(
+    loop: Loop, data: TrainingData, cfg: TrainConfig, n_train: int, epoch: int
+) -> tuple[float, int, str]:
+    """One epoch in a seeded order: (summed loss, images seen, failure reason or "")."""
+    loop.model.train()
+    device = loop.prep.device
+    perm = torch.randperm(n_train, generator=loop.gen).tolist()
+    order = [perm[lo : lo + cfg.batch_size] for lo in range(0, n_train, cfg.batch_size)]
+    running, seen = 0.0, 0
+    for xb, yb in batch_loader(data.train, data.y_train, order, cfg.workers, device.type == "cuda"):
+        xb, yb = loop.prep(xb), yb.to(device, non_blocking=True)
+        if cfg.flip:
+            flip = (torch.rand(len(yb), generator=loop.gen) < 0.5).to(device)
+            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+        with loop.amp():
+            loss = F.cross_entropy(loop.model(xb).float(), yb, label_smoothing=cfg.label_smoothing)
+        if not torch.isfinite(loss):
+            return running, seen, f"diverged: loss is {loss.item()} at step {loop.step} (epoch {epoch})"
+        loop.opt.zero_grad(set_to_none=True)
+        loop.scaler.scale(loss).backward()
+        loop.scaler.step(loop.opt)
+        loop.scaler.update()
+        loop.sched.step()
+        running += loss.item() * len(yb)
+        seen += len(yb)
+        loop.images_seen += len(yb)
+        loop.step += 1
+    return running, seen, ""
+
+
+def _log_epoch(row: dict[str, float], epochs: int) -> None:
+    log.info(
+        "epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.2f%%, %.0f images/s, peak %s",
+        row["epoch"],
+        epochs,
+        row["train_loss"],
+        row["val_loss"],
+        row["val_top1"],
+        row["images_per_s"],
+        ", ".join(f"{k[5:]} {v:.0f}" for k, v in row.items() if k.startswith("peak")),
+    )
+
+
+def _metrics(
+    reason: str,
+    curve: list[dict[str, float]],
+    wall_s: float,
+    loop: Loop,
+    seed: int,
+    cfg: TrainConfig,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+) -> dict[str, Any]:
+    """The training's record: status, validation figures, loss curve, throughput and memory."""
+    status = "failed" if reason else "complete"
+    return {
         "status": status,
         "reason": reason,
         "val_top1": curve[-1]["val_top1"] if status == "complete" else None,
@@ -294,23 +302,78 @@ def fit(
             {k: v for k, v in r.items() if k == "epoch" or k.startswith(("images_per", "peak"))}
             for r in curve
         ],
-        "wall_s": time.perf_counter() - t0,
-        "params": params,
-        "macs": macs,
-        "steps": step,
+        "wall_s": wall_s,
+        "steps": loop.step,
         "seed": seed,
-        "images_seen": images_seen,
+        "images_seen": loop.images_seen,
         "train": asdict(cfg),
         "device": str(device)
         + (f" ({torch.cuda.get_device_name(device)}, AMP {amp_dtype})" if amp_dtype else ""),
-        "data": {"source": data.source, "train": n_train, "val": len(data.val), "classes": data.num_classes},
-        "norm": {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
     }
+
+
+def fit(
+    arch: Architecture, data: Any, cfg: TrainConfig, seed: int, test: bool = False
+) -> tuple[dict[str, Any], nn.Module]:
+    """Train ``arch``; return (metrics, model). ``test``: also evaluate the held-out test split."""
+    data = data if isinstance(data, TrainingData) else TrainingData.from_split(data)
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    amp_dtype = configure_device(cfg, device)
+    t0 = time.perf_counter()
+    mean, std = _norm(data)
+    norm = {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()}
+    model = build_model(arch, data.num_classes, drop_path_rate=cfg.drop_path, dropout=cfg.dropout, **norm)
+    model = model.to(device, memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_train = min(cfg.images, len(data.train)) if cfg.images else len(data.train)
+    lr_at = warmup_cosine(math.ceil(n_train / cfg.batch_size) * cfg.epochs, cfg.warmup_frac)
+    loop = Loop(
+        model,
+        opt,
+        torch.optim.lr_scheduler.LambdaLR(opt, lr_at),
+        torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        gen,
+        Preprocess(arch.resolution, device),
+        autocast(amp_dtype),
+    )
+    curve: list[dict[str, float]] = []
+    reason = ""
+    for epoch in range(cfg.epochs):
+        started = time.perf_counter()
+        running, seen, reason = train_epoch(loop, data, cfg, n_train, epoch)
+        if reason:
+            break
+        train_s = time.perf_counter() - started
+        val_acc, val_loss = evaluate(model, data.val, data.y_val, loop.prep, loop.amp, workers=cfg.workers)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": running / seen,
+            "val_loss": val_loss,
+            "val_top1": val_acc,
+            "images_per_s": seen / max(train_s, 1e-9),
+            **peak_memory_mb(device),
+        }
+        curve.append(row)
+        _log_epoch(row, cfg.epochs)
+    params, macs = count(arch, data.num_classes)
+    if num_params(model) != params:
+        raise RuntimeError(f"built model has {num_params(model)} parameters, analytic count {params}")
+    metrics = _metrics(reason, curve, time.perf_counter() - t0, loop, seed, cfg, device, amp_dtype)
+    metrics |= {
+        "params": params,
+        "macs": macs,
+        "norm": norm,
+        "data": {"source": data.source, "train": n_train, "val": len(data.val), "classes": data.num_classes},
+    }
+    status = metrics["status"]
     if test and status == "complete":
         if data.test is None or data.y_test is None:
             raise GpunasError("a test-split evaluation needs data.test_images > 0")
         metrics["test_top1"], metrics["test_loss"] = evaluate(
-            model, data.test, data.y_test, prep, amp, workers=cfg.workers
+            model, data.test, data.y_test, loop.prep, loop.amp, workers=cfg.workers
         )
         metrics["data"]["test"] = len(data.test)
     return metrics, model.cpu()
