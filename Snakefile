@@ -24,6 +24,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/training.smk"
 include: "rules/space.smk"
 include: "rules/latency.smk"
 include: "rules/data.smk"

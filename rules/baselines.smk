@@ -38,9 +38,10 @@ rule design_baselines:
         "../workflow_scripts/design_baselines.py"
 
 
-rule train_baseline:
+use rule train_model as train_baseline with:
     input:
-        baselines="results/baselines/baselines.json",
+        entries="results/baselines/baselines.json",
+        space=get_space_path(),
         dataset=get_prepared_dataset(),
     output:
         metrics="results/baselines/{family}/{subspace}/metrics.json",
@@ -49,23 +50,14 @@ rule train_baseline:
         "logs/train_baseline/{family}/{subspace}.log",
     benchmark:
         "results/benchmarks/train_baseline/{family}/{subspace}.tsv"
-    retries: get_train_retries()
-    conda:
-        "../envs/train.yaml"
-    threads: get_train_threads
-    resources:
-        mem_mb=get_mem_mb(config["train"]["mem_mb"]),
-        runtime=get_runtime(config["train"]["runtime"]),
-        gpu=config["train"]["gpu"],
-        attempt=get_attempt,
-        # DataLoader processes: a resource, not a parameter (they change no result)
-        loader_workers=config["train"]["workers"],
     params:
-        train=get_training_schedule(),
+        kind="baseline",
+        key="{family}/{subspace}",
         seed=lookup(dpath="seed", within=config),
+        train=get_training_schedule(),
         attempts=get_train_attempts(),
-    script:
-        "../workflow_scripts/train_baseline.py"
+        evaluator=TRAINING,
+        fault="",
 
 
 rule compare_baselines:

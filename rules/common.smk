@@ -9,6 +9,8 @@ from gpunas.latency.settings import expected_conditions, resolve_slug
 from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 
+# Tests only (fault injection into given trials): not part of the config schema users see.
+INJECTED = config.pop("_inject_fault", None) or {}
 validate(config, schema_path())
 # Relative paths naming the workflow's own files (recorded benchmarks, the shared data table)
 # resolve the same with `-d RUNDIR` / `-s PATH/Snakefile` as from the workflow's directory.
@@ -24,6 +26,8 @@ except GpunasError as exc:  # one line, no traceback: the message names the key 
 # (data, weights, baselines). `evaluator: table` needs neither.
 MEASURES = EVALUATOR.measures
 TRAINS = EVALUATOR.trains
+# Baselines and finalists are always trained (they exist only with evaluator: train).
+TRAINING = {"type": "train"}
 # The LUT path names the device: backend + hardware + precision + batch. On a cluster the driver's
 # node is not the profiling node: `hardware: auto` would name the wrong device (or differ between
 # jobs), so it is refused there.
@@ -180,6 +184,13 @@ def get_runtime(minutes):
     return runtime
 
 
+def get_training_runtime(wildcards, attempt):
+    """Minutes of a training job x attempt: final.runtime for finalists (the reference schedule),
+    train.runtime for candidates and baselines."""
+    key = "final" if "finalist" in wildcards.keys() else "train"
+    return config[key]["runtime"] * attempt
+
+
 def get_attempt(wildcards, attempt):
     """Snakemake's attempt (1, 2, ...), for jobs that record a failure on their last attempt."""
     return attempt
@@ -297,6 +308,19 @@ def get_training_schedule():
     """The train.* keys that change a training's result (not its resources, threads or workers),
     so editing train.mem_mb or train.runtime reruns no finished training."""
     return get_schedule(config["train"])
+
+
+def get_finalist_schedule():
+    """The training schedule of finalists: the proxy's, with final.train's keys on top."""
+    return {**get_training_schedule(), **config["final"]["train"]}
+
+
+def get_injected_fault(wildcards):
+    """Tests only: the failure `_inject_fault` (popped from the config before it is validated:
+    not a user setting) injects into this trial, '' for none."""
+    return INJECTED.get(
+        f"{wildcards.subspace}/{int(wildcards.round)}/{int(wildcards.slot)}", ""
+    )
 
 
 def get_baselines_design():

@@ -20,9 +20,10 @@ rule select_finalists:
         "../workflow_scripts/select_finalists.py"
 
 
-rule train_finalist:
+use rule train_model as train_finalist with:
     input:
-        finalists="results/final/finalists.json",
+        entries="results/final/finalists.json",
+        space=get_space_path(),
         dataset=get_prepared_dataset(),
     output:
         metrics="results/final/{finalist}/seed{seed}/metrics.json",
@@ -32,23 +33,14 @@ rule train_finalist:
         "logs/train_finalist/{finalist}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train_finalist/{finalist}/seed{seed}.tsv"
-    retries: get_train_retries()
-    conda:
-        "../envs/train.yaml"
-    threads: get_train_threads
-    resources:
-        mem_mb=get_mem_mb(config["train"]["mem_mb"]),
-        runtime=get_runtime(config["final"]["runtime"]),
-        gpu=config["train"]["gpu"],
-        attempt=get_attempt,
-        # DataLoader processes: a resource, not a parameter (they change no result)
-        loader_workers=config["train"]["workers"],
     params:
-        train=get_training_schedule(),
-        final_train=lookup(dpath="final/train", within=config),
+        kind="finalist",
+        key="{finalist}",
+        seed="{seed}",
+        train=get_finalist_schedule(),
         attempts=get_train_attempts(),
-    script:
-        "../workflow_scripts/train_finalist.py"
+        evaluator=TRAINING,
+        fault="",
 
 
 rule compare_finalists:

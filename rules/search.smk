@@ -25,10 +25,10 @@ rule propose_candidates:
         "../workflow_scripts/propose_candidates.py"
 
 
-rule train_candidate:
+use rule train_model as train_candidate with:
     input:
+        entries="results/search/{subspace}/r{round}/proposals.json",
         space=get_space_path(),
-        proposals="results/search/{subspace}/r{round}/proposals.json",
         dataset=get_prepared_dataset(),
     output:
         metrics="results/search/{subspace}/r{round}/s{slot}/metrics.json",
@@ -38,24 +38,14 @@ rule train_candidate:
         "logs/train_candidate/{subspace}/r{round}/s{slot}.log",
     benchmark:
         "results/benchmarks/train_candidate/{subspace}/r{round}/s{slot}.tsv"
-    retries: get_train_retries()
-    conda:
-        "../envs/train.yaml"
-    threads: get_train_threads
-    resources:
-        mem_mb=get_mem_mb(config["train"]["mem_mb"]),
-        runtime=get_runtime(config["train"]["runtime"]),
-        gpu=config["train"]["gpu"],
-        attempt=get_attempt,
-        # DataLoader processes: a resource, not a parameter (they change no result)
-        loader_workers=config["train"]["workers"],
     params:
-        train=get_training_schedule(),
+        kind="candidate",
+        key="{slot}",
         seed=lookup(dpath="seed", within=config),
+        train=get_training_schedule(),
         attempts=get_train_attempts(),
         evaluator=lookup(dpath="evaluator", within=config),
-    script:
-        "../workflow_scripts/train_candidate.py"
+        fault=get_injected_fault,
 
 
 rule record_results:

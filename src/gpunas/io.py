@@ -63,6 +63,13 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
         writer(tmp)
 
 
+def write_no_model(path: str | Path) -> None:
+    """The "no model" weights file: empty, written atomically (a declared output of a job whose
+    entry has no trained model: skipped, failed or a table lookup)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(b"")
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):  # numpy scalars
         return obj.item()

@@ -27,7 +27,8 @@ SLURM_RUN = {
     **MINI,
     "subspaces": {"kind": "quantiles", "budgets": [1.0]},
     "fidelity": {**MINI["fidelity"], "per_subspace": 5},
-    "train": {**MINI["train"], "inject_fault": {"s0/1/1": "kill"}},
+    "train": {**MINI["train"]},
+    "_inject_fault": {"s0/1/1": "kill"},
     "baselines": {**MINI["baselines"], "enabled": False},
 }
 KILLED = ("train_candidate", "s0_01_01")
@@ -160,7 +161,8 @@ TIME_LIMIT_RUN = {
     **SLURM_RUN,
     "subspaces": {"kind": "quantiles", "budgets": [0.5, 1.0]},
     "search": {**MINI["search"], "rounds": 1, "batch": 1},
-    "train": {**MINI["train"], "runtime": 1, "retries": 0, "inject_fault": {"s1/0/0": "hang"}},
+    "train": {**MINI["train"], "runtime": 1, "retries": 0},
+    "_inject_fault": {"s1/0/0": "hang"},
 }
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from gpunas.datasets.loader import inspect_dataset, load_split
 from gpunas.datasets.prepared import NpyImages, TrainingData, prepare
-from gpunas.training.train import TrainConfig, train_candidate
+from gpunas.training.train import TrainConfig, train_network
 from gpunas.training.trial import TrainingJob, TrialCrashedError, run_training_job, time_budget_s
 
 
@@ -58,9 +58,7 @@ def test_training_reads_prepared_data_and_evaluates_the_test_split(tmp_path, tin
     prepare("animal_mnist", train_images=120, val_images=60, test_images=60, outdir=tmp_path)
     data = TrainingData.open(tmp_path)
     arch = tiny_space.decode([0] * 41)
-    result = train_candidate(
-        arch, data, TrainConfig(epochs=1, batch_size=40, device="cpu"), seed=0, test=True
-    )
+    result = train_network(arch, data, TrainConfig(epochs=1, batch_size=40, device="cpu"), seed=0, test=True)
     assert result["status"] == "complete" and 0 <= result["test_top1"] <= 100
     (row,) = result["throughput"]
     assert row["images_per_s"] > 0 and row["peak_rss_mb"] > 0

@@ -20,11 +20,17 @@ PROVIDES = {"onnxruntime-gpu": "onnxruntime"}
 
 
 def rules() -> dict[str, str]:
-    """Rule name -> its block of text, for every rule in rules/*.smk."""
-    blocks = {}
+    """Rule name -> its block of text, for every rule in rules/*.smk; a `use rule BASE as NAME with:`
+    block is its own text followed by its base's (so its own directives are found first)."""
+    blocks, derived = {}, {}
     for smk in sorted((ROOT / "rules").glob("*.smk")):
-        parts = re.split(r"^rule (\w+):\n", smk.read_text(), flags=re.M)
-        blocks.update(dict(zip(parts[1::2], parts[2::2], strict=True)))
+        parts = re.split(r"^(?:rule (\w+)|use rule (\w+) as (\w+) with):\n", smk.read_text(), flags=re.M)
+        for name, base, alias, text in zip(parts[1::4], parts[2::4], parts[3::4], parts[4::4], strict=True):
+            if name:
+                blocks[name] = text
+            else:
+                derived[alias] = (base, text)
+    blocks |= {alias: text + blocks[base] for alias, (base, text) in derived.items()}
     return blocks
 
 

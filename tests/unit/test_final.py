@@ -9,7 +9,7 @@ from scipy import stats
 from gpunas.datasets.prepared import TrainingData, prepare
 from gpunas.final import compare, interval, pick_finalists, separated
 from gpunas.hub.select import pick_winner
-from gpunas.training.train import TrainConfig, train_candidate
+from gpunas.training.train import TrainConfig, train_network
 
 
 def test_interval_is_students_t_over_seeds():
@@ -51,9 +51,9 @@ def test_the_search_never_reads_the_test_split(tmp_path, tiny_space):
 
     data.test = Sealed()
     cfg = TrainConfig(epochs=1, batch_size=50, device="cpu")
-    result = train_candidate(tiny_space.decode([0] * 41), data, cfg, seed=0)
+    result = train_network(tiny_space.decode([0] * 41), data, cfg, seed=0)
     assert result["status"] == "complete" and "test_top1" not in result
-    failed = train_candidate(tiny_space.decode([0] * 41), data, cfg, seed=0, test=True)
+    failed = train_network(tiny_space.decode([0] * 41), data, cfg, seed=0, test=True)
     assert failed["status"] == "failed" and "the test split was read" in failed["reason"]
 
 

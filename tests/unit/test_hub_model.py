@@ -15,7 +15,7 @@ from gpunas.arch import Architecture
 from gpunas.datasets.loader import list_dataset, split_indices
 from gpunas.datasets.prepared import TrainingData, prepare
 from gpunas.hub.select import write_tier
-from gpunas.training.train import TrainConfig, train_candidate
+from gpunas.training.train import TrainConfig, train_network
 
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (50, 60, 210)}
 ARCH = "res32-s0_conv_n1_k3_s2_c8_swish-s1_ir_n1_k3_s2_e2_c16_relu_se-head32"
@@ -37,7 +37,7 @@ def test_a_hub_model_classifies_image_files_at_the_cards_accuracy(tmp_path):
     doc = prepare(str(root), train_images=sizes[0], val_images=sizes[1], test_images=sizes[2], image_size=16,
                   classes=3, outdir=tmp_path / "prepared")  # fmt: skip
     arch = Architecture.from_string(ARCH)  # resolution 32: stored at 16, resized like the training did
-    metrics = train_candidate(arch, TrainingData.open(tmp_path / "prepared"), TrainConfig(epochs=3, batch_size=10,
+    metrics = train_network(arch, TrainingData.open(tmp_path / "prepared"), TrainConfig(epochs=3, batch_size=10,
                               device="cpu"), seed=0, weights=tmp_path / "weights.pt")  # fmt: skip
     assert metrics["status"] == "complete"
     best = pd.Series({"accuracy": metrics["val_top1"], "predicted_ms": 0.1, "params": metrics["params"],

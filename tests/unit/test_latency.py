@@ -160,12 +160,14 @@ def test_cpu_backends_measure_layers_and_networks(backend, tiny_space):
     info = b.info()
     assert info["backend"] == backend and info["hardware"]
     arch = tiny_space.decode([1] * 41)
-    keys = keys_for_arch(arch, 10)[:4]
+    keys = keys_for_arch(arch, 10)
     stats = measure(keys, b.layer, Protocol(repeats=5, warmup=1, runs=3, remeasure=0))
-    assert len(stats) == 4 and (stats["latency_ms"] > 0).all() and (stats["repeats"] == 5).all()
+    assert len(stats) == len(keys) and (stats["latency_ms"] > 0).all() and (stats["repeats"] == 5).all()
     net = measure([arch], lambda a: b.network(a, 10), Protocol(repeats=5, warmup=1, runs=3))
-    # the whole network costs more than any one of its layers
-    assert net["latency_ms"][0] > stats["latency_ms"].min()
+    # the whole network costs more than its slowest layer, and about what its layers add up to
+    # (the LUT's premise; a factor 3 either way leaves room for the noise of 2 shared cores)
+    assert net["latency_ms"][0] > stats["latency_ms"].max()
+    assert 1 / 3 < net["latency_ms"][0] / stats["latency_ms"].sum() < 3
 
 
 def test_backend_errors_are_one_line():
@@ -198,33 +200,69 @@ def test_tensorrt_backend_up_to_the_library(tiny_space):
     assert (stats["latency_ms"] > 0).all()
 
 
+# TensorRT 10's Python API, as far as gpunas's engine build uses it (docs.nvidia.com/deeplearning/
+# tensorrt/api/python_api): each object's attribute names and what calling them returns.
+TRT_API = {
+    "tensorrt": {"Logger": "Logger", "Builder": "Builder", "OnnxParser": "OnnxParser",
+                 "BuilderFlag": "BuilderFlag", "MemoryPoolType": "MemoryPoolType"},
+    "Logger": {"WARNING": "value", "INFO": "value", "ERROR": "value", "VERBOSE": "value"},
+    "BuilderFlag": {"FP16": "value", "INT8": "value", "TF32": "value"},
+    "MemoryPoolType": {"WORKSPACE": "value"},
+    "Builder": {"create_network": "INetworkDefinition", "create_builder_config": "IBuilderConfig",
+                "create_optimization_profile": "IOptimizationProfile", "build_serialized_network": "engine"},
+    "OnnxParser": {"parse": "True", "num_errors": "0", "get_error": "value"},
+    "INetworkDefinition": {"num_inputs": "0", "get_input": "ITensor", "num_outputs": "0"},
+    "IBuilderConfig": {"set_memory_pool_limit": "None", "set_flag": "None", "add_optimization_profile": "0"},
+    "IOptimizationProfile": {"set_shape": "None"},
+}  # fmt: skip
+
+
 def test_tensorrt_engine_build_calls_the_real_api_in_order(monkeypatch, tiny_space):
-    """The code around TensorRT, with a recording stand-in for the library (unit test only)."""
+    """The code around TensorRT, with a stand-in that knows only the real API's names (unit test
+    only): a misspelt or removed name (e.g. TensorRT 8's ``max_workspace_size``) fails here."""
     import sys
     import types
 
     from gpunas.latency.onnx_graph import layer_graph
 
     calls = []
+    plain = {"True": True, "0": 0, "None": None, "engine": b"engine", "value": "value"}
 
-    class Recorder:
-        def __init__(self, name):
-            self._name = name
+    class Api:
+        """An object of kind ``kind``: only the attributes TRT_API lists; calling one records it."""
+
+        def __init__(self, kind):
+            self._kind = kind
 
         def __getattr__(self, attr):
-            return Recorder(f"{self._name}.{attr}")
+            if attr.startswith("_"):
+                raise AttributeError(attr)
+            if attr not in TRT_API[self._kind]:
+                raise AttributeError(f"TensorRT's {self._kind} has no attribute {attr!r}")
+            out = TRT_API[self._kind][attr]
+            if (out in ("value", "0") and attr.isupper()) or attr in (
+                "num_inputs",
+                "num_errors",
+                "num_outputs",
+            ):
+                return plain[out]
+            return Call(f"{self._kind}.{attr}", out)
+
+        def __call__(self, *args, **kwargs):  # a class: its constructor
+            calls.append(self._kind)
+            return Api(self._kind)
+
+    class Call:
+        def __init__(self, name, returns):
+            self.name, self.returns = name, returns
 
         def __call__(self, *args, **kwargs):
-            calls.append(self._name)
-            if self._name.endswith("parse"):
-                return True
-            if self._name.endswith("build_serialized_network"):
-                return b"engine"
-            return Recorder(self._name + "()")
+            calls.append(self.name)
+            return Api(self.returns) if self.returns in TRT_API else plain[self.returns]
 
     trt = types.ModuleType("tensorrt")
-    for name in ("Logger", "Builder", "OnnxParser", "BuilderFlag", "MemoryPoolType"):
-        setattr(trt, name, Recorder(name))
+    for name in TRT_API["tensorrt"]:
+        setattr(trt, name, Api(name))
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     backend = create_backend("tensorrt", precision="fp16")
     key = keys_for_arch(tiny_space.decode([0] * 41), 10)[3]

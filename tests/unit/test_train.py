@@ -5,7 +5,7 @@ from PIL import Image
 from gpunas.arch import Architecture
 from gpunas.datasets.loader import inspect_dataset, load_split
 from gpunas.datasets.prepared import prepare
-from gpunas.training.train import TrainConfig, train_candidate
+from gpunas.training.train import TrainConfig, train_network
 
 SMALL = {"train_images": 120, "val_images": 60, "split_seed": 0}
 
@@ -33,17 +33,17 @@ def test_embedded_split_is_fixed_and_stratified(data):
 
 def test_training_is_deterministic_for_a_seed(data, arch):
     cfg = TrainConfig(epochs=1, batch_size=40)
-    a = train_candidate(arch, data, cfg, seed=3)
-    b = train_candidate(arch, data, cfg, seed=3)
+    a = train_network(arch, data, cfg, seed=3)
+    b = train_network(arch, data, cfg, seed=3)
     assert a["status"] == "complete" and a["val_top1"] == b["val_top1"]
     assert a["curve"] == b["curve"] and a["params"] > 0 and a["macs"] > 0
 
 
 def test_divergence_and_exceptions_are_recorded(data, arch):
-    nan = train_candidate(arch, data, TrainConfig(epochs=1, batch_size=40, lr=1e30), seed=0)
+    nan = train_network(arch, data, TrainConfig(epochs=1, batch_size=40, lr=1e30), seed=0)
     assert nan["status"] == "failed" and nan["reason"].startswith("diverged: loss is nan")
     broken = Architecture(arch.resolution, arch.stages, arch.head_width, in_channels=5)
-    err = train_candidate(broken, data, TrainConfig(epochs=1), seed=0)
+    err = train_network(broken, data, TrainConfig(epochs=1), seed=0)
     # the model's own error, in one line (its first module normalises 5 channels with 3 statistics)
     assert err["status"] == "failed" and err["reason"].startswith("GpunasError: normalisation needs 5 means")
 

@@ -21,7 +21,7 @@ def _folder(root, classes, per_class=5):
 def _config(workflow, root, classes, **overrides):
     data = {"source": str(root), "train_images": 4, "val_images": 4, "test_images": 2, "image_size": 16}
     workflow.config(**{**MINI, "classes": classes, "data": data, "baselines": {**MINI["baselines"], "enabled": False},
-                       "train": {**MINI["train"], "inject_fault": {}}, **overrides})  # fmt: skip
+                       "train": {**MINI["train"]}, "_inject_fault": {}, **overrides})  # fmt: skip
 
 
 def _error_lines(proc, text):
@@ -72,7 +72,7 @@ def test_a_run_whose_every_trial_failed_exits_non_zero_and_says_why(workflow):
                        "fidelity": {**MINI["fidelity"], "per_subspace": 5},
                        "search": {**MINI["search"], "rounds": 1, "batch": 1},
                        "baselines": {**MINI["baselines"], "enabled": False},
-                       "train": {**MINI["train"], "inject_fault": {"s0/0/0": "raise"}}})  # fmt: skip
+                       "train": {**MINI["train"]}, "_inject_fault": {"s0/0/0": "raise"}})  # fmt: skip
     proc = workflow.run(check=False)
     assert proc.returncode != 0
     assert _error_lines(proc, "every trial of the search failed (1 trials): 1 x GpunasError")

@@ -14,7 +14,8 @@ from .test_search_rules import MINI
 
 DET = {
     **MINI,
-    "train": {**MINI["train"], "inject_fault": {}},
+    "train": {**MINI["train"]},
+    "_inject_fault": {},
     "baselines": {**MINI["baselines"], "enabled": False},
 }
 

@@ -11,7 +11,8 @@ from .test_search_rules import MINI
 FINAL = {
     **MINI,
     "data": {**MINI["data"], "test_images": 100},
-    "train": {**MINI["train"], "inject_fault": {}},
+    "train": {**MINI["train"]},
+    "_inject_fault": {},
     "search": {**MINI["search"], "rounds": 1, "batch": 2},
     "baselines": {**MINI["baselines"], "families": ["resnet"], "phis": [-6, -3]},
     "final": {"enabled": True, "seeds": 3, "variants_per_family": 1, "runtime": 5, "train": {"epochs": 2}},

@@ -11,7 +11,8 @@ from .test_search_rules import MINI
 
 BASE = {
     **MINI,
-    "train": {**MINI["train"], "inject_fault": {}},
+    "train": {**MINI["train"]},
+    "_inject_fault": {},
     "search": {**MINI["search"], "rounds": 3, "batch": 1},
     "baselines": {**MINI["baselines"], "families": ["resnet"], "phis": [-6, -3]},
 }

@@ -13,7 +13,8 @@ from .test_search_rules import MINI
 
 RESUME = {
     **MINI,
-    "train": {**MINI["train"], "inject_fault": {}},
+    "train": {**MINI["train"]},
+    "_inject_fault": {},
     "search": {**MINI["search"], "rounds": 3},
     "baselines": {**MINI["baselines"], "enabled": False},
 }

@@ -23,8 +23,10 @@ MINI = {
     "data": {"source": "animal_mnist", "train_images": 200, "val_images": 100, "split_seed": 0},
     "train": {
         "epochs": 1, "batch_size": 50, "lr": 0.003, "threads": 1, "mem_mb": 1000, "runtime": 5, "gpu": 0,
-        "retries": 1, "inject_fault": {"s0/0/1": "nan", "s1/0/0": "raise", "s1/1/1": "kill", "s0/1/0": "oom"},
+        "retries": 1,
     },
+    # tests only, outside the config schema: failures injected into given trials (rules/common.smk)
+    "_inject_fault": {"s0/0/1": "nan", "s1/0/0": "raise", "s1/1/1": "kill", "s0/1/0": "oom"},
     "search": {"strategy": "bo", "rounds": 2, "batch": 2, "init_rounds": 1, "pool": 64},
     "baselines": {"enabled": True, "families": ["resnet", "genet"], "phis": [-6, -3]},
     "report": {"strategy_benchmark": str(ROOT / "benchmarks/results/tabular.json")},

@@ -12,12 +12,10 @@ import pandas as pd
 from gpunas.baselines.compare import compare
 from gpunas.baselines.costing import pick, predict
 from gpunas.baselines.families import families_for, variants, variants_table, write_variants
-from gpunas.errors import GpunasError
 from gpunas.io import atomic_write_json
 from gpunas.latency.estimate import Correction
 from gpunas.latency.lut import read_lut
 from gpunas.spaces import load_space
-from gpunas.training.trial import TrainingJob, dataset_ref, run_training_job
 
 log = logging.getLogger(__name__)
 
@@ -63,61 +61,6 @@ def design_baselines(
         len(picks),
     )
     return doc
-
-
-def train_baseline(
-    baselines: str | Path,
-    family: str,
-    subspace: str,
-    dataset: str | Path,
-    train: dict[str, Any],
-    seed: int,
-    threads: int,
-    attempt: int,
-    attempts: int,
-    output: str | Path,
-    weights: str | Path,
-    mem_mb: float | None = None,
-    runtime: float | None = None,
-    workers: int = 0,
-) -> dict[str, Any]:
-    """Train one picked baseline with the search's proxy (same training job, data and seed)."""
-    pick_ = json.loads(Path(baselines).read_text())["picks"].get(f"{family}/{subspace}")
-    if pick_ is None:
-        raise GpunasError(f"{baselines}: no baseline entry for {family}/{subspace}")
-    base = {"family": family, "subspace": subspace}
-    if pick_["skip"]:
-        metrics = base | {"status": "skipped", "reason": pick_["reason"], "val_top1": None}
-        run_weights = None
-    else:
-        job = TrainingJob(
-            arch=pick_["arch"],
-            data=dataset_ref(dataset),
-            train={**train, "workers": workers},
-            seed=seed,
-            threads=threads,
-            outdir=Path(output).parent,
-            attempt=attempt,
-            attempts=attempts,
-            mem_mb=mem_mb,
-            runtime_min=runtime,
-            reuse=train.get("reuse_finished", True),
-        )
-        result = run_training_job(job, weights_out=weights)
-        metrics = base | {k: pick_.get(k) for k in ("arch", "variant", "phi", "predicted_ms")} | result
-        run_weights = weights
-    if run_weights is None:
-        Path(weights).parent.mkdir(parents=True, exist_ok=True)
-        Path(weights).touch()
-    atomic_write_json(output, metrics)
-    log.info(
-        "baseline %s/%s: %s %s",
-        family,
-        subspace,
-        metrics["status"],
-        metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"),
-    )
-    return metrics
 
 
 def compare_baselines(

@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd
 
 from gpunas.final import compare, pick_finalists, read_results, write
-from gpunas.io import atomic_path, atomic_write_json
-from gpunas.training.trial import TrainingJob, dataset_ref, run_training_job
+from gpunas.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -27,52 +26,6 @@ def select_finalists(
     atomic_write_json(output, {"budgets_ms": budgets, "per_family": per_family, "finalists": finalists})
     log.info("%d finalists (%d slots)", sum(not f["skip"] for f in finalists.values()), len(finalists))
     return finalists
-
-
-def train_finalist(
-    finalists: str | Path,
-    slot: str,
-    seed: int,
-    dataset: str | Path,
-    train: dict[str, Any],
-    final_train: dict[str, Any],
-    threads: int,
-    attempt: int,
-    attempts: int,
-    output: str | Path,
-    weights: str | Path,
-    mem_mb: float | None = None,
-    runtime: float | None = None,
-    workers: int = 0,
-) -> dict[str, Any]:
-    """Retrain one finalist with the reference schedule and one seed; evaluate it on the test split."""
-    f = json.loads(Path(finalists).read_text())["finalists"][slot]
-    base = {"slot": slot, "seed": seed}
-    if f["skip"]:
-        metrics = base | {"status": "skipped", "reason": f["reason"], "test_top1": None}
-        with atomic_path(weights) as tmp:
-            tmp.touch()
-    else:
-        job = TrainingJob(
-            arch=f["arch"],
-            data=dataset_ref(dataset),
-            train={**train, **final_train, "workers": workers},
-            seed=seed,
-            threads=threads,
-            outdir=Path(output).parent,
-            attempt=attempt,
-            attempts=attempts,
-            mem_mb=mem_mb,
-            runtime_min=runtime,
-            reuse=train.get("reuse_finished", True),
-            extra={"test": True},
-        )
-        metrics = (
-            base | {k: f.get(k) for k in ("arch", "predicted_ms", "kind")} | run_training_job(job, weights)
-        )
-    atomic_write_json(output, metrics)
-    log.info("finalist %s seed %d: %s test top-1 %s", slot, seed, metrics["status"], metrics.get("test_top1"))
-    return metrics
 
 
 def compare_finalists(

@@ -11,15 +11,13 @@ import numpy as np
 import pandas as pd
 
 from gpunas.errors import GpunasError
-from gpunas.evaluators import create_evaluator
-from gpunas.io import atomic_path, atomic_write_json
+from gpunas.io import atomic_write_json
 from gpunas.latency.partition import read_subspace
 from gpunas.search.history import HISTORY_COLUMNS, read_history
 from gpunas.search.propose import SearchConfig, encode_key, propose_for_band
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples
 from gpunas.tables import write_table
-from gpunas.training.trial import TrainingJob, dataset_ref
 
 log = logging.getLogger(__name__)
 
@@ -87,63 +85,6 @@ def propose_candidates(
         info.get("trials_seen", 0),
     )
     return doc
-
-
-def train_candidate(
-    space: str | Path,
-    proposals: str | Path,
-    slot: int,
-    dataset: str | Path | None,
-    train: dict[str, Any],
-    seed: int,
-    threads: int,
-    attempt: int,
-    attempts: int,
-    evaluator: dict[str, Any],
-    output: str | Path,
-    weights: str | Path,
-    mem_mb: float | None = None,
-    runtime: float | None = None,
-    workers: int = 0,
-) -> dict[str, Any]:
-    """Score one proposed candidate with the evaluator (a training job, or a table lookup)."""
-    doc = json.loads(Path(proposals).read_text())
-    entry = doc["slots"][slot]
-    base = {k: doc[k] for k in ("subspace", "round")} | {"slot": slot}
-    if entry["skip"]:
-        metrics = base | {"status": "skipped", "reason": entry["reason"], "val_top1": None}
-    else:
-        job = TrainingJob(
-            arch=entry["arch"],
-            data=dataset_ref(dataset),
-            train={**train, "workers": workers},
-            seed=seed,
-            threads=threads,
-            outdir=Path(output).parent,
-            attempt=attempt,
-            attempts=attempts,
-            mem_mb=mem_mb,
-            runtime_min=runtime,
-            reuse=train.get("reuse_finished", True),
-            fault=(train.get("inject_fault") or {}).get(f"{doc['subspace']}/{doc['round']}/{slot}"),
-        )
-        result = create_evaluator(evaluator).evaluate(load_space(space), entry, job)
-        metrics = (
-            base | {k: entry[k] for k in ("sample", "encoding", "arch", "predicted_ms", "proposer")} | result
-        )
-    if not Path(weights).exists():  # no model (skipped, failed, a table lookup): an empty file
-        with atomic_path(weights) as tmp:
-            tmp.touch()
-    atomic_write_json(output, metrics)
-    log.info(
-        "trial %s/r%d/s%d: %s %s",
-        doc["subspace"],
-        doc["round"],
-        slot,
-        metrics["status"],
-        metrics.get("val_top1") if metrics["status"] == "complete" else metrics.get("reason"),
-    )
-    return metrics
 
 
 def record_results(

@@ -17,7 +17,7 @@ CPU training is float32 and deterministic for a seed. Every epoch logs its throu
 and peak memory (resident set size; GPU memory on CUDA).
 
 A loss that turns NaN/inf ends the run as ``failed`` (diverged); an exception inside training is
-recorded as ``failed`` with its reason by :func:`train_candidate`; the caller never sees a
+recorded as ``failed`` with its reason by :func:`train_network`; the caller never sees a
 half-written result.
 """
 
@@ -379,7 +379,7 @@ def fit(
     return metrics, model.cpu()
 
 
-def train_candidate(
+def train_network(
     arch: Architecture,
     data: Any,
     cfg: TrainConfig,

@@ -49,12 +49,12 @@ from types import FrameType
 from typing import Any
 
 from gpunas.errors import GpunasError
-from gpunas.io import atomic_path, atomic_write_json
+from gpunas.io import atomic_path, atomic_write_json, write_no_model
 
 log = logging.getLogger(__name__)
 
 # config keys of `train` that drive the job, not the training itself (kept out of the spec)
-JOB_KEYS = {"inject_fault", "reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
+JOB_KEYS = {"reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
 FAULTS = ("nan", "raise", "kill", "oom", "hang")  # injected failures, for tests of the failure paths
 
 
@@ -260,11 +260,11 @@ def run_training_job(job: TrainingJob, weights_out: str | Path | None = None) ->
 
 
 def _link_weights(source: Path | None, target: Path) -> None:
+    if source is None or not source.exists():
+        write_no_model(target)
+        return
     with atomic_path(target) as tmp:
         tmp.unlink()
-        if source is None or not source.exists():
-            tmp.touch()
-            return
         try:
             os.link(source, tmp)
         except OSError:  # another file system
@@ -293,7 +293,7 @@ def _child(spec_path: str) -> int:
 def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
     from gpunas.arch import Architecture
     from gpunas.datasets.prepared import TrainingData
-    from gpunas.training.train import TrainConfig, train_candidate
+    from gpunas.training.train import TrainConfig, train_network
 
     fault = spec.get("inject_fault")
     if fault not in (None, *FAULTS):
@@ -316,7 +316,7 @@ def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
     if fault == "raise":
         arch = Architecture(arch.resolution, arch.stages, head_width=arch.head_width, in_channels=5)
     data = TrainingData.open(spec["data"]["dir"])
-    return train_candidate(
+    return train_network(
         arch, data, cfg, spec["seed"], weights=run / "weights.pt", test=spec.get("test", False)
     )
 

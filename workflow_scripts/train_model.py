@@ -1,24 +1,26 @@
-"""Rule train_candidate: score one proposed candidate (a training job, or a lookup)."""
+"""Rules train_candidate, train_baseline, train_finalist (use rule train_model): one training job."""
 
 from gpunas.steps import run_step
-from gpunas.steps.search import train_candidate
+from gpunas.steps.training import train_model
 
 run_step(
     snakemake.log[0],
-    train_candidate,
+    train_model,
+    kind=snakemake.params.kind,
+    entries=snakemake.input.entries,
+    key=snakemake.params.key,
     space=snakemake.input.space,
-    proposals=snakemake.input.proposals,
-    slot=int(snakemake.wildcards.slot),
     dataset=snakemake.input.dataset or None,
     train=snakemake.params.train,
-    seed=snakemake.params.seed,
+    seed=int(snakemake.params.seed),
     threads=snakemake.threads,
     attempt=snakemake.resources.attempt,
-    workers=snakemake.resources.loader_workers,
     attempts=snakemake.params.attempts,
     evaluator=snakemake.params.evaluator,
     output=snakemake.output.metrics,
     weights=snakemake.output.weights,
     mem_mb=snakemake.resources.mem_mb,
     runtime=snakemake.resources.runtime,
+    workers=snakemake.resources.loader_workers,
+    fault=snakemake.params.fault,
 )
