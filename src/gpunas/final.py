@@ -130,7 +130,7 @@ def _verdict(h: tuple[float, float, float], b: tuple[float, float, float]) -> st
     return "search more accurate" if h[0] > b[0] else "baseline more accurate"
 
 
-def compare(
+def finalists_vs_baselines(
     finalists: dict[str, dict[str, Any]], results: list[dict[str, Any]], budgets: dict[str, float]
 ) -> pd.DataFrame:
     """Per budget: the tier's model against the best baseline inside the budget, on the test split."""
@@ -171,12 +171,12 @@ def compare(
                 row["gain_pts"] = h[0] - b[0]
                 row["verdict"] = _verdict(h, b)
                 if row["verdict"] != "not distinguishable":
-                    row["latency_ratio_at_matched_accuracy"] = matched_ratio(best, b, hubs, stats_of)
+                    row["latency_ratio_at_matched_accuracy"] = matched_test_ratio(best, b, hubs, stats_of)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def matched_ratio(
+def matched_test_ratio(
     baseline: dict[str, Any],
     b: tuple[float, float, float],
     hubs: dict[str, Any],

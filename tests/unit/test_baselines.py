@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gpunas.arch import Architecture
-from gpunas.baselines.compare import compare, matched_ratio
+from gpunas.baselines.compare import matched_proxy_ratio, search_vs_baselines
 from gpunas.baselines.costing import pick, predict
 from gpunas.baselines.families import families_for, family_names, scale, variants
 from gpunas.latency.estimate import Correction
@@ -125,8 +125,8 @@ def test_compare_reports_gain_and_latency_ratio_at_matched_accuracy(tmp_path):
     searched = pd.DataFrame(
         {"accuracy": [70.0, 80.0, 90.0], "predicted_ms": [0.1, 0.2, 0.4], "arch": list("abc")}
     )
-    assert matched_ratio(0.8, 79.0, searched) == (4.0, "b")  # 0.8 ms baseline vs 0.2 ms searched
-    assert np.isnan(matched_ratio(0.8, 95.0, searched)[0])
+    assert matched_proxy_ratio(0.8, 79.0, searched) == (4.0, "b")  # 0.8 ms baseline vs 0.2 ms searched
+    assert np.isnan(matched_proxy_ratio(0.8, 95.0, searched)[0])
     from gpunas.tables import write_table as wt
 
     hist = searched.assign(status="complete", subspace="s0", encoding=["1", "2", "3"])
@@ -144,7 +144,7 @@ def test_compare_reports_gain_and_latency_ratio_at_matched_accuracy(tmp_path):
         path = tmp_path / f"c_{sub}.json"
         path.write_text(json.dumps({"subspace": sub, "status": "ok", "accuracy": acc, "predicted_ms": ms}))
         cards.append(str(path))
-    table = compare(tmp_path / "b.json", metrics, [str(tmp_path / "h.parquet")], cards, tmp_path / "c.csv",
+    table = search_vs_baselines(tmp_path / "b.json", metrics, [str(tmp_path / "h.parquet")], cards, tmp_path / "c.csv",
                     tmp_path / "c.md", tmp_path / "p.png")  # fmt: skip
     s0, s1 = table.to_dict(orient="records")
     assert s0["baseline_accuracy"] == 75.0 and s0["accuracy_gain_pts"] == 5.0

@@ -69,7 +69,7 @@ def test_residual_rules_and_drop_path():
 def test_registry_rejects_unknown():
     with pytest.raises(
         ValueError,
-        match="unknown block type 'mbconv'; registered: \\['basic', 'bottleneck', 'conv', 'fused_irb', 'irb', 'large_stem'\\]",
+        match="unknown block type 'mbconv'; known: \\['basic', 'bottleneck', 'conv', 'fused_irb', 'irb', 'large_stem'\\]",
     ):
         create_block("mbconv", 8, 8, kernel=3, stride=1, act="relu")
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
@@ -81,3 +81,19 @@ def test_registry_rejects_unknown():
 )
 def test_make_divisible(v, expected):
     assert make_divisible(v) == expected
+
+
+def test_every_registry_refuses_a_second_registration_of_a_name():
+    """One generic registry behind blocks, backends, evaluators, strategies and families."""
+    from gpunas.baselines.families import FAMILIES
+    from gpunas.evaluators.base import EVALUATORS
+    from gpunas.latency.backends import BACKENDS
+    from gpunas.models.blocks import BLOCKS
+    from gpunas.registry import Registry
+    from gpunas.search.propose import PROPOSERS
+
+    for registry, name in ((BLOCKS, "conv"), (BACKENDS, "onnxruntime"), (EVALUATORS, "train"),
+                           (PROPOSERS, "bo"), (FAMILIES, "resnet")):  # fmt: skip
+        assert isinstance(registry, Registry) and name in registry
+        with pytest.raises(ValueError, match=f"^{registry.kind} '{name}' registered twice$"):
+            registry.add(name, object())

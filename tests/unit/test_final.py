@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from gpunas.datasets.prepared import TrainingData, prepare
-from gpunas.final import compare, interval, pick_finalists, separated
+from gpunas.final import finalists_vs_baselines, interval, pick_finalists, separated
 from gpunas.hub.select import pick_winner
 from gpunas.training.train import TrainConfig, train_network
 
@@ -74,13 +74,15 @@ def test_finalists_and_the_verdict():
     results = [{"slot": "hub/s0", "status": "complete", "test_top1": v} for v in (92.0, 92.4, 92.2)]
     results += [{"slot": "baselines/f/v01", "status": "complete", "test_top1": v} for v in (88.0, 88.5, 88.2)]
     results += [{"slot": "baselines/f/v02", "status": "complete", "test_top1": v} for v in (90.0, 95.0, 85.0)]
-    table = compare(fin, results, budgets).set_index("subspace")
+    table = finalists_vs_baselines(fin, results, budgets).set_index("subspace")
     assert table.loc["s0", "verdict"] == "search more accurate" and table.loc["s0", "baseline"] == "f1"
     assert table.loc["s0", "latency_ratio_at_matched_accuracy"] == pytest.approx(0.2 / 0.2)
     assert table.loc["s0", "search_ci_low"] < 92.2 < table.loc["s0", "search_ci_high"]
     # s1 has no model of its own; its best baseline (v2, noisy) has no tier to be compared with
     assert pd.isna(table.loc["s1", "search_test_top1"]) and table.loc["s1", "baseline"] == "f2"
-    noisy = compare(fin, [r for r in results if r["slot"] != "baselines/f/v01"], {"s0": 0.35}).iloc[0]
+    noisy = finalists_vs_baselines(
+        fin, [r for r in results if r["slot"] != "baselines/f/v01"], {"s0": 0.35}
+    ).iloc[0]
     assert noisy["verdict"] == "not distinguishable" and pd.isna(
         noisy.get("latency_ratio_at_matched_accuracy")
     )

@@ -17,7 +17,7 @@ from gpunas.search.history import read_history
 log = logging.getLogger(__name__)
 
 
-def matched_ratio(lat_b: float, acc_b: float, searched: pd.DataFrame) -> tuple[float, str]:
+def matched_proxy_ratio(lat_b: float, acc_b: float, searched: pd.DataFrame) -> tuple[float, str]:
     """lat_b / latency of the fastest searched candidate at least as accurate (nan if none)."""
     ok = searched[searched["accuracy"] >= acc_b]
     if ok.empty:
@@ -26,7 +26,7 @@ def matched_ratio(lat_b: float, acc_b: float, searched: pd.DataFrame) -> tuple[f
     return float(lat_b / fastest["predicted_ms"]), str(fastest["arch"])
 
 
-def compare(
+def search_vs_baselines(
     baselines: str | Path,
     metrics: list[str],
     histories: list[str],
@@ -57,7 +57,7 @@ def compare(
         }
         if len(inside):
             b = inside.loc[inside["accuracy"].idxmax()]
-            ratio, match = matched_ratio(float(b["predicted_ms"]), float(b["accuracy"]), searched)
+            ratio, match = matched_proxy_ratio(float(b["predicted_ms"]), float(b["accuracy"]), searched)
             row |= {
                 "baseline_family": b["family"],
                 "baseline_variant": b.get("variant") or b["family"],

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from gpunas.arch import Architecture, StageConfig
-from gpunas.errors import GpunasError
 from gpunas.io import atomic_write_json
 from gpunas.models.blocks_math import make_divisible
 from gpunas.nvidia import released_models
+from gpunas.registry import Registry
 from gpunas.spaces.cnn import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -78,25 +78,19 @@ class ReleasedFamily(Family):
         return [(name, float("nan"), arch) for name, arch in released_models().items()]
 
 
-_FAMILIES: dict[str, Family] = {}
+FAMILIES: Registry[Family] = Registry("baseline family")
 
 
 def register_family(family: Family) -> Family:
-    if family.name in _FAMILIES:
-        raise ValueError(f"baseline family {family.name!r} registered twice")
-    _FAMILIES[family.name] = family
-    return family
+    return FAMILIES.add(family.name, family)
 
 
 def family_names() -> list[str]:
-    return sorted(_FAMILIES)
+    return FAMILIES.names()
 
 
 def get_family(name: str) -> Family:
-    try:
-        return _FAMILIES[name]
-    except KeyError:
-        raise GpunasError(f"unknown baseline family {name!r}; known: {family_names()}") from None
+    return FAMILIES.get(name)
 
 
 def _stages(rows: list[tuple]) -> tuple[StageConfig, ...]:

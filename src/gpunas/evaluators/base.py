@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gpunas.errors import GpunasError
+from gpunas.registry import Registry
 from gpunas.spaces.base import Space
 
-_EVALUATORS: dict[str, type[Evaluator]] = {}
+EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
 
 
 class Evaluator(ABC):
@@ -28,7 +29,7 @@ class Evaluator(ABC):
     def check_space(self, space: Space) -> None:
         """Refuse a space this evaluator cannot score, in one line."""
         if space.kind != self.space_kind:
-            others = sorted(n for n, c in _EVALUATORS.items() if c.space_kind == space.kind)
+            others = sorted(n for n, c in EVALUATORS.items() if c.space_kind == space.kind)
             raise GpunasError(
                 f"evaluator.type {self.name!r} needs a {self.space_kind} space, but space {space.name!r} "
                 f"({space.source}) is a {space.kind} space (use evaluator.type {', '.join(map(repr, others))})"
@@ -50,23 +51,17 @@ class Evaluator(ABC):
 
 def register_evaluator(name: str) -> Callable[[type[Evaluator]], type[Evaluator]]:
     def wrap(cls: type[Evaluator]) -> type[Evaluator]:
-        if name in _EVALUATORS:
-            raise ValueError(f"evaluator {name!r} registered twice")
         cls.name = name
-        _EVALUATORS[name] = cls
-        return cls
+        return EVALUATORS.add(name, cls)
 
     return wrap
 
 
 def evaluator_names() -> list[str]:
-    return sorted(_EVALUATORS)
+    return EVALUATORS.names()
 
 
 def create_evaluator(cfg: dict[str, Any]) -> Evaluator:
     """The evaluator of an ``evaluator`` config section (``type`` names it); import
     :mod:`gpunas.evaluators` (not this module) so the built-in evaluators are registered."""
-    kind = cfg.get("type", "train")
-    if kind not in _EVALUATORS:
-        raise GpunasError(f"evaluator.type {kind!r} is not one of {evaluator_names()}")
-    return _EVALUATORS[kind](cfg)
+    return EVALUATORS.get(cfg.get("type", "train"), where="evaluator.type")(cfg)

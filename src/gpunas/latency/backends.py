@@ -24,8 +24,9 @@ import numpy as np
 from gpunas.arch import Architecture
 from gpunas.errors import GpunasError
 from gpunas.latency.keys import LayerKey
+from gpunas.registry import Registry
 
-_BACKENDS: dict[str, type[Backend]] = {}
+BACKENDS: Registry[type[Backend]] = Registry("latency backend")
 
 
 class BackendUnavailableError(GpunasError):
@@ -35,22 +36,17 @@ class BackendUnavailableError(GpunasError):
 def register_backend(name: str) -> Callable[[type[Backend]], type[Backend]]:
     def wrap(cls: type[Backend]) -> type[Backend]:
         cls.name = name
-        _BACKENDS[name] = cls
-        return cls
+        return BACKENDS.add(name, cls)
 
     return wrap
 
 
 def backend_names() -> list[str]:
-    return sorted(_BACKENDS)
+    return BACKENDS.names()
 
 
 def create_backend(name: str, **kwargs: Any) -> Backend:
-    try:
-        cls = _BACKENDS[name]
-    except KeyError:
-        raise GpunasError(f"unknown latency backend {name!r}; available: {backend_names()}") from None
-    return cls(**kwargs)
+    return BACKENDS.get(name)(**kwargs)
 
 
 def _version(pkg: str) -> str | None:

@@ -28,10 +28,11 @@ from gpunas.models.blocks_math import (
     expanded_channels,
     se_channels,
 )
+from gpunas.registry import Registry
 
 BN_EPS = 1e-3  # NVIDIA's released modules
 BN_EPS_DISTILL = 1e-5  # the distilled modules (PyTorch's default), except fused-IRB
-_BLOCKS: dict[str, type[nn.Module]] = {}
+BLOCKS: Registry[type[nn.Module]] = Registry("block type")
 _ACTS: dict[str, Callable[[], nn.Module]] = {"relu": lambda: nn.ReLU(inplace=True), "swish": nn.SiLU}
 
 
@@ -44,26 +45,16 @@ def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x, 1)
 
 
-def register_block(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in _BLOCKS:
-            raise ValueError(f"block {name!r} registered twice")
-        _BLOCKS[name] = cls
-        return cls
-
-    return wrap
+register_block = BLOCKS.register
 
 
 def block_names() -> list[str]:
-    return sorted(_BLOCKS)
+    return BLOCKS.names()
 
 
 def create_block(name: str, in_channels: int, out_channels: int, **kwargs: object) -> nn.Module:
-    try:
-        cls = _BLOCKS[name]
-    except KeyError:
-        raise GpunasError(f"unknown block type {name!r}; registered: {block_names()}") from None
-    return cls(in_channels, out_channels, **kwargs)
+    """The block ``name`` (one keyword signature for all); an unknown name is refused in one line."""
+    return BLOCKS.get(name)(in_channels, out_channels, **kwargs)
 
 
 def make_act(name: str) -> nn.Module:

@@ -37,21 +37,17 @@ import numpy as np
 import pandas as pd
 
 from gpunas.errors import GpunasError
+from gpunas.registry import Registry
 from gpunas.search.surrogate import Surrogate
 from gpunas.spaces.base import Space
 
 log = logging.getLogger(__name__)
 Proposer = Callable[..., tuple[list[int], dict[str, Any]]]
-_PROPOSERS: dict[str, Proposer] = {}
+PROPOSERS: Registry[Proposer] = Registry("search strategy")
 SURROGATES = ("shared", "band")
 
 
-def register_proposer(name: str) -> Callable[[Proposer], Proposer]:
-    def wrap(fn: Proposer) -> Proposer:
-        _PROPOSERS[name] = fn
-        return fn
-
-    return wrap
+register_proposer = PROPOSERS.register
 
 
 @dataclass(frozen=True)
@@ -75,8 +71,7 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         cfg = cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-        if cfg.strategy not in _PROPOSERS:
-            raise GpunasError(f"search.strategy: {cfg.strategy!r} is not one of {sorted(_PROPOSERS)}")
+        PROPOSERS.get(cfg.strategy, where="search.strategy")
         if cfg.surrogate not in SURROGATES:
             raise GpunasError(f"search.surrogate: {cfg.surrogate!r} is not one of {list(SURROGATES)}")
         if cfg.acquisition not in ("EI", "LCB", "PI"):
@@ -298,7 +293,7 @@ def propose(
     done_x = featurizer.transform(np.array(done)) if done else np.empty((0, featurizer.width))
     done_y = -scores[ok]  # percent: xi and kappa are in accuracy points
     own = np.ones(len(scores), dtype=bool) if history_own is None else np.asarray(history_own, dtype=bool)
-    picks, info = _PROPOSERS[cfg.strategy](
+    picks, info = PROPOSERS.get(cfg.strategy)(
         available,
         n,
         rng=rng,

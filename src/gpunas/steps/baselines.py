@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from gpunas.baselines.compare import compare
+from gpunas.baselines.compare import search_vs_baselines
 from gpunas.baselines.costing import pick, predict
 from gpunas.baselines.families import families_for, variants, variants_table, write_variants
 from gpunas.io import atomic_write_json
@@ -74,4 +74,12 @@ def compare_baselines(
 ) -> pd.DataFrame:
     """Per budget: the search against the best baseline inside it; table, Markdown and Pareto plot."""
     cards = [str(Path(h) / "card.json") for h in hubs]
-    return compare(baselines, metrics, histories, cards, output_csv, output_md, output_png)
+    return search_vs_baselines(
+        baselines=baselines,
+        metrics=metrics,
+        histories=histories,
+        hub_cards=cards,
+        output_csv=output_csv,
+        output_md=output_md,
+        output_png=output_png,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from gpunas.final import compare, pick_finalists, read_results, write
+from gpunas.final import finalists_vs_baselines, pick_finalists, read_results, write
 from gpunas.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def compare_finalists(
     """Per budget: the hub model against the best baseline inside it, test accuracy with 95% intervals."""
     doc = json.loads(Path(finalists).read_text())
     results = read_results(metrics)
-    table = compare(doc["finalists"], results, doc["budgets_ms"])
+    table = finalists_vs_baselines(doc["finalists"], results, doc["budgets_ms"])
     schedule = ", ".join(f"{k} {v}" for k, v in final_train.items())
     write(table, doc["finalists"], results, seeds, schedule, output_csv, output_md, output_png)
     for r in table.to_dict(orient="records"):
