@@ -1,5 +1,7 @@
 """Rule prepare_dataset: decode the train / val / test splits once into uint8 arrays."""
 
+from pathlib import Path
+
 from gpunas.steps import run_step
 from gpunas.steps.data import prepare_dataset
 
@@ -13,7 +15,7 @@ run_step(
     split_seed=snakemake.params.split_seed,
     image_size=snakemake.params.image_size,
     classes=snakemake.params.classes,
-    max_image_pixels=snakemake.params.max_image_pixels,
+    max_pixels=snakemake.params.max_image_pixels,
     workers=snakemake.threads,
-    output=snakemake.output.dataset,
+    outdir=Path(snakemake.output.dataset).parent,
 )

@@ -1,4 +1,7 @@
-"""The rules of the training data (rules/data.smk), one function each, under the rule's name."""
+"""The rules of the training data (rules/data.smk), one function each, under the rule's name.
+
+``prepare_dataset`` is the library's :func:`gpunas.datasets.prepared.prepare` itself (no pass-through).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 
 from gpunas.datasets.images import PILLOW_MAX_PIXELS
 from gpunas.datasets.loader import inspect_dataset
-from gpunas.datasets.prepared import prepare
+from gpunas.datasets.prepared import prepare as prepare_dataset
 from gpunas.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -30,29 +33,4 @@ def check_dataset(
     return doc
 
 
-def prepare_dataset(
-    source: str,
-    train_images: int,
-    val_images: int,
-    test_images: int,
-    split_seed: int,
-    image_size: int,
-    classes: int,
-    workers: int,
-    output: str | Path,
-    max_image_pixels: int | None = PILLOW_MAX_PIXELS,
-) -> dict[str, Any]:
-    """Decode the train / val / test splits once into uint8 arrays beside ``output`` (dataset.json);
-    every unreadable image of the splits is named in one error."""
-    return prepare(
-        source,
-        train_images=train_images,
-        val_images=val_images,
-        test_images=test_images,
-        split_seed=split_seed,
-        image_size=image_size,
-        workers=workers,
-        classes=classes,
-        outdir=Path(output).parent,
-        max_pixels=max_image_pixels,
-    )
+__all__ = ["check_dataset", "prepare_dataset"]

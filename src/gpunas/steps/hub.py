@@ -105,4 +105,12 @@ def summarize_search(
     hist = [read_history(h) for h in histories]
     tiers = [json.loads(Path(c).read_text()) for c in cards]
     bands = json.loads(Path(subspaces).read_text())["subspaces"]
-    return summarize(hist, tiers, bands, out_json, out_pareto, out_scatter, out_progress)
+    return summarize(
+        histories=hist,
+        tiers=tiers,
+        bands=bands,
+        out_json=out_json,
+        out_pareto=out_pareto,
+        out_scatter=out_scatter,
+        out_progress=out_progress,
+    )
