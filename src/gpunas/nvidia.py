@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -114,26 +115,61 @@ def released_models() -> dict[str, Architecture]:
     return {name: load_nvidia(released_path(name)) for name in RELEASED.values()}
 
 
-def _get(rec: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = int) -> Any:
-    if key not in rec:
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "boolean": "true or false",
+    "string": "a string",
+    "number": "a number",
+}
+# the schema's definition of each record kind (kinds share one: fused_irb is irb, head_large is head)
+_SCHEMA_OF = {
+    "fused_irb": "irb",
+    "irb/distill": "irb_distill",
+    "fused_irb/distill": "irb_distill",
+    "head_large": "head",
+}
+
+
+@cache
+def _validators() -> dict[str, Any]:
+    """A JSON Schema validator per record kind, from ``gpunas/data/nvidia_records.schema.yaml``."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(resources.files("gpunas.data").joinpath("nvidia_records.schema.yaml").read_text())
+    kinds = [k for k in schema["$defs"] if k not in ("channels", "stage")]
+    return {k: jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{k}"}) for k in kinds}
+
+
+def _check_record(rec: dict[str, Any], kind: str, where: str) -> None:
+    """Validate one record against its kind's schema; the first problem (in the release's key
+    order) raises :class:`GpunasError` in one line naming the key and the value."""
+    errors = list(_validators()[_SCHEMA_OF.get(kind, kind)].iter_errors(rec))
+    if not errors:
+        return
+    order = {k: i for i, k in enumerate(_KEYS[kind])}
+
+    def key_of(err: Any) -> str:
+        return err.path[0] if err.path else err.message.split("'")[1]
+
+    err = min(errors, key=lambda e: order.get(key_of(e), len(order)))
+    key = key_of(err)
+    value = rec.get(key)
+    if err.validator == "required":
         raise GpunasError(f"{where}: missing key {key!r}")
-    value = rec[key]
-    ok = isinstance(value, bool) if kind is bool else isinstance(value, kind) and not isinstance(value, bool)
-    if not ok:
-        raise GpunasError(f"{where}: {key} {value!r} is not {_kind_name(kind)}")
-    if kind is int and key != "stage" and value < 1:
-        raise GpunasError(f"{where}: {key} must be >= 1, got {value}")
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    return {int: "an integer", bool: "true or false", str: "a string"}.get(kind, "a number")  # type: ignore[call-overload]
+    if err.validator == "type":
+        raise GpunasError(f"{where}: {key} {value!r} is not {_TYPE_NAMES[err.validator_value]}")
+    if err.validator == "minimum":
+        raise GpunasError(f"{where}: {key} must be >= {err.validator_value}, got {value}")
+    if err.validator == "exclusiveMinimum":
+        raise GpunasError(f"{where}: {key} must be > {err.validator_value}, got {value}")
+    raise GpunasError(f"{where}: {key} {value!r}: {err.message}")
 
 
 def _act(rec: dict[str, Any], where: str, default: str | None = None) -> str:
     if "act" not in rec and default is not None:
         return default
-    act = _get(rec, "act", where, str)
+    act = rec["act"]
     if act not in ACTIVATIONS:
         stage = f"stage {rec['stage']}: " if "stage" in rec else ""
         raise GpunasError(f"{where}: {stage}act {act!r} is not one of {list(ACTIVATIONS)}")
@@ -149,16 +185,13 @@ def _check_envelope(records: Any, source: str) -> tuple[int, bool]:
             raise GpunasError(f"{source}: record {n}: expected an object, got {type(rec).__name__}")
         if "layer_type" not in rec:
             raise GpunasError(f"{source}: record {n}: missing key 'layer_type'")
-    where0 = f"{source}: record 0"
     if records[0]["layer_type"] != "data":
         raise GpunasError(
             f"{source}: record 0 must be {{'layer_type': 'data', 'img_resolution': ..., 'distill': ...}}, "
             f"got layer_type {records[0]['layer_type']!r}"
         )
-    resolution = _get(records[0], "img_resolution", where0)
-    if resolution < 8:
-        raise GpunasError(f"{where0}: img_resolution must be >= 8, got {resolution}")
-    distill = _get(records[0], "distill", where0, bool)
+    _check_record(records[0], "data", f"{source}: record 0")
+    resolution, distill = records[0]["img_resolution"], records[0]["distill"]
     if len(records) < 3 or records[-1]["layer_type"] != "tail":
         raise GpunasError(f"{source}: the last record must have layer_type 'tail'")
     return resolution, distill
@@ -177,20 +210,18 @@ def _read_stem(rec: dict[str, Any], where: str, kind: str, distill: bool) -> tup
 
 def _read_block(rec: dict[str, Any], where: str, kind: str, distill: bool, stage: int) -> tuple[Any, ...]:
     """(block, kernel, stride, expansion, act, se, stage) of a conv / fused_irb / irb record."""
-    kernel, stride = _get(rec, "kernel_size", where), _get(rec, "stride", where)
-    expansion = 1 if kind == "conv" else _get(rec, "expansion", where, (int, float))
-    if kind != "conv" and expansion <= 0:
-        raise GpunasError(f"{where}: expansion must be > 0, got {expansion}")
+    kernel, stride = rec["kernel_size"], rec["stride"]
+    expansion = 1 if kind == "conv" else rec["expansion"]
     if distill:
-        groups = _get(rec, "groups", where)
+        groups = rec["groups"]
         if groups != 1:
             raise GpunasError(f"{where}: groups {groups} is not supported (gpunas builds groups 1)")
         _refuse_overridden(rec, where, {"act": "relu", "use_se": False})
         act, se = "relu", False
     else:
         act = _act(rec, where)
-        se = False if kind == "conv" else _get(rec, "use_se", where, bool)
-    new_stage = _get(rec, "stage", where)
+        se = False if kind == "conv" else rec["use_se"]
+    new_stage = rec["stage"]
     if new_stage < stage:
         raise GpunasError(f"{where}: stage {new_stage} comes after stage {stage} (stages must not decrease)")
     return kind, kernel, stride, expansion, act, se, new_stage
@@ -215,7 +246,8 @@ def _read_layers(
                 f"{where}: layer_type {kind!r} is not one of {list(allowed)} ({place} of NVIDIA's {builder} builder)"
             )
         kinds.append(f"{kind}/distill" if distill and kind in ("irb", "fused_irb") else kind)
-        cin, cout = _get(rec, "num_in_channels", where), _get(rec, "num_out_channels", where)
+        _check_record(rec, kinds[-1], where)
+        cin, cout = rec["num_in_channels"], rec["num_out_channels"]
         if channels is not None and cin != channels:
             raise GpunasError(
                 f"{where}: num_in_channels {cin} != num_out_channels {channels} of record {n - 1}"
@@ -255,13 +287,13 @@ def read_records(records: Any, source: str = "<json>") -> tuple[Architecture, Re
     tail = records[-1]
     where = f"{source}: tail record"
     kinds.append("tail")
-    if _get(tail, "num_in_channels", where) != channels:
+    _check_record(tail, "tail", where)
+    if tail["num_in_channels"] != channels:
         raise GpunasError(
             f"{where}: num_in_channels {tail['num_in_channels']} != {channels} of the last layer "
             f"(record {len(records) - 2})"
         )
-    head_width = _get(tail, "num_out_channels", where)
-    _get(tail, "num_classes", where)
+    head_width = tail["num_out_channels"]
     try:
         arch = Architecture.from_layers(resolution, layers, head_width, distill=distill)
     except ValueError as exc:
