@@ -12,7 +12,7 @@ from gpunas.latency.backends import BackendUnavailableError, create_backend
 from gpunas.latency.keys import keys_for_arch
 from gpunas.latency.protocol import Protocol, measure
 from gpunas.nvidia import released_models
-from gpunas.training.train import TrainConfig, train_candidate
+from gpunas.training.train import TrainConfig, train_network
 
 pytestmark = [
     pytest.mark.gpu,
@@ -33,7 +33,7 @@ def test_gpunet_network_trains_with_amp_from_a_class_folder(tmp_path, gpunet_spa
     arch = released_models()["GPUNet-2"]
     arch = type(arch)(224, arch.stages, arch.head_width)  # a GPUNet-space network at 224 px
     assert gpunet_space.encode(arch)
-    result = train_candidate(arch, TrainingData.open(tmp_path / "p"),
+    result = train_network(arch, TrainingData.open(tmp_path / "p"),
                              TrainConfig(epochs=1, batch_size=16, device="cuda", workers=2), seed=0, test=True)  # fmt: skip
     assert result["status"] == "complete", result.get("reason")
     assert "cuda" in result["device"] and "AMP torch.bfloat16" in result["device"]
@@ -45,7 +45,7 @@ def test_deterministic_cuda_training_repeats(tmp_path, tiny_space):
     prepare("animal_mnist", train_images=200, val_images=50, outdir=tmp_path)
     data = TrainingData.open(tmp_path)
     cfg = TrainConfig(epochs=1, batch_size=50, device="cuda", deterministic=True)
-    a, b = (train_candidate(tiny_space.decode([1] * 41), data, cfg, seed=1) for _ in range(2))
+    a, b = (train_network(tiny_space.decode([1] * 41), data, cfg, seed=1) for _ in range(2))
     assert a["status"] == "complete" and a["curve"] == b["curve"]
 
 
