@@ -169,3 +169,37 @@ def test_sigterm_is_recorded_as_a_time_limit_on_the_last_attempt(tmp_path):
     assert result["status"] == "failed" and result["reason"].startswith(
         "time limit: the job received SIGTERM"
     )
+
+
+def test_a_dataloader_worker_past_mem_mb_stops_the_training(tmp_path):
+    """Field report: the memory watch read the training process alone; its loader workers were not
+    counted. Each read of this job's worker keeps 256 MB more; the whole tree is over mem_mb
+    after a few batches, is killed (worker included) and recorded as killed for memory."""
+    import psutil
+
+    prepare("animal_mnist", train_images=400, val_images=100, outdir=tmp_path / "p")
+    job = TrainingJob(arch="res32-s0_conv_n1_k3_s2_c8_swish-head16", data={"dir": str(tmp_path / "p")},
+                      train={"epochs": 1, "batch_size": 25, "device": "cpu", "workers": 1}, seed=0, threads=1,
+                      outdir=tmp_path / "t", mem_mb=1500, attempt=1, attempts=1, fault="oom_loader")  # fmt: skip
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    result = run_training_job(job)
+    assert result["status"] == "failed"
+    assert result["reason"].startswith("killed for memory: resident ")
+    assert "(training and its loader workers) exceeded the job's mem_mb 1500" in result["reason"]
+    time.sleep(0.5)
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before  # no worker left behind
+
+
+def test_memory_that_cannot_be_read_is_said_once(monkeypatch, caplog):
+    """Where psutil cannot read a process's memory, the limit is not silently switched off."""
+    import logging
+
+    from gpunas.training import trial
+
+    monkeypatch.setattr(trial, "tree_rss_mb", lambda pid: None)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    with caplog.at_level(logging.WARNING):
+        assert trial.supervise(proc, mem_mb=10, budget_s=None, stop=trial._Stop()) is None
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["train.mem_mb 10 is not enforced by gpunas here: this platform does not let psutil read the "
+                      "training's memory (the scheduler's limit still applies)"]  # fmt: skip

@@ -23,8 +23,10 @@ Failures:
   the parent raises, so Snakemake retries the job with the next attempt's larger ``mem_mb`` and
   ``runtime``; on the last attempt (``attempt == attempts``, from Snakemake) it records
   ``status: failed`` with the reason, and the search goes on.
-- Memory: ``mem_mb`` is enforced as a cluster's cgroup would: the parent watches the child's
-  resident memory and kills it above ``mem_mb`` ("killed for memory").
+- Memory: ``mem_mb`` is enforced as a cluster's limit would: the parent watches the resident
+  memory of the child and all its descendants (its DataLoader workers; psutil, summed as Slurm's
+  default accounting sums its tasks') and kills the whole tree above ``mem_mb`` ("killed for
+  memory"). Where the platform does not let it be read, the log says so once.
 - Time: the child is stopped when the job's ``runtime`` (minutes) is nearly spent, leaving the
   parent a margin to record the result before a scheduler's own limit ("time limit").
 - SIGTERM to the parent (Slurm sends it at the time limit, before SIGKILL, and on preemption):
@@ -46,7 +48,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from gpunas.errors import GpunasError
 from gpunas.io import atomic_path, atomic_write_json, write_no_model
@@ -55,7 +57,14 @@ log = logging.getLogger(__name__)
 
 # config keys of `train` that drive the job, not the training itself (kept out of the spec)
 JOB_KEYS = {"reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
-FAULTS = ("nan", "raise", "kill", "oom", "hang")  # injected failures, for tests of the failure paths
+FAULTS = (
+    "nan",
+    "raise",
+    "kill",
+    "oom",
+    "oom_loader",
+    "hang",
+)  # injected failures, for tests of the failure paths
 
 
 def get_schedule(train: dict[str, Any]) -> dict[str, Any]:
@@ -130,15 +139,28 @@ def dataset_summary(dataset: str | Path | None) -> dict[str, Any]:
     }
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MB (0 when it is gone)."""
+def tree_rss_mb(pid: int) -> float | None:
+    """Resident memory (MB) of process ``pid`` and all its descendants (DataLoader workers
+    included), summed as Slurm's default accounting sums its tasks' RSS; 0 when the process is
+    gone, None where this platform does not let psutil read it."""
+    import psutil
+
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    except (psutil.AccessDenied, NotImplementedError):
+        return None
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:  # a worker that ended between the listing and the reading
+            continue
+        except (psutil.AccessDenied, NotImplementedError):
+            return None
+    return total / 2**20
 
 
 def time_budget_s(runtime_min: float | None) -> float | None:
@@ -163,25 +185,55 @@ class _Stop:
 def supervise(
     proc: subprocess.Popen, mem_mb: float | None, budget_s: float | None, stop: _Stop, poll_s: float = 0.1
 ) -> str | None:
-    """Wait for ``proc``; kill it above ``mem_mb``, past ``budget_s`` or on a stop signal; return why."""
-    peak, started = 0.0, time.monotonic()
+    """Wait for ``proc``; kill it (and its DataLoader workers) above ``mem_mb`` of resident memory,
+    counted over the whole process tree; past ``budget_s`` or on a stop signal; return why.
+
+    Where the platform does not let the memory be read, that is said once in the log and only the
+    scheduler's own limit applies."""
+    peak, started, unreadable = 0.0, time.monotonic(), False
     while proc.poll() is None:
         reason = None
-        if mem_mb:
-            peak = max(peak, rss_mb(proc.pid))
+        if mem_mb and not unreadable:
+            now = tree_rss_mb(proc.pid)
+            if now is None:
+                unreadable = True
+                log.warning(
+                    "train.mem_mb %.0f is not enforced by gpunas here: this platform does not let "
+                    "psutil read the training's memory (the scheduler's limit still applies)",
+                    mem_mb,
+                )
+            else:
+                peak = max(peak, now)
             if peak > mem_mb:
-                reason = f"killed for memory: resident {peak:.0f} MB exceeded the job's mem_mb {mem_mb:.0f}"
+                reason = (
+                    f"killed for memory: resident {peak:.0f} MB (training and its loader workers) exceeded "
+                    f"the job's mem_mb {mem_mb:.0f}"
+                )
         if budget_s is not None and time.monotonic() - started > budget_s:
             reason = f"time limit: stopped after {budget_s:.0f} s of the job's runtime"
         if stop.signal is not None:
             reason = f"time limit: the job received {signal.Signals(stop.signal).name} (scheduler time limit or preemption)"
         if reason:
-            proc.kill()
-            proc.wait()
+            _kill_tree(proc)
             return reason
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=poll_s)
     return None
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the training process and its descendants (its DataLoader workers)."""
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except (psutil.Error, NotImplementedError):
+        children = []
+    proc.kill()
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    proc.wait()
 
 
 def describe_exit(code: int) -> str:
@@ -316,9 +368,31 @@ def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
     if fault == "raise":
         arch = Architecture(arch.resolution, arch.stages, head_width=arch.head_width, in_channels=5)
     data = TrainingData.open(spec["data"]["dir"])
+    if fault == "oom_loader":  # a DataLoader worker grows until the parent's memory watch kills the tree
+        data.train = _HoggingImages(data.train)
     return train_network(
         arch, data, cfg, spec["seed"], weights=run / "weights.pt", test=spec.get("test", False)
     )
+
+
+class _HoggingImages:
+    """Tests only (fault ``oom_loader``): images whose every read, in a DataLoader worker, keeps
+    256 MB more allocated."""
+
+    _hog: ClassVar[list[Any]] = []
+
+    def __init__(self, images: Any) -> None:
+        self.images, self.shape = images, images.shape
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def read(self, indices: Any) -> Any:
+        import numpy as np
+
+        self._hog.append(np.ones(256 << 20, dtype=np.uint8))
+        time.sleep(0.5)
+        return self.images.read(indices)
 
 
 if __name__ == "__main__":
