@@ -26,8 +26,10 @@ rule train_model:
         runtime=get_training_runtime,
         gpu=config["train"]["gpu"],
         attempt=get_attempt,
-        # DataLoader processes: a resource, not a parameter (they change no result)
+        # DataLoader processes and the checkpoint interval: resources, not parameters (they change
+        # no result)
         loader_workers=config["train"]["workers"],
+        checkpoint_minutes=config["train"]["checkpoint_minutes"],
     params:
         kind="candidate",
         key="{job}",

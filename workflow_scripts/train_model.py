@@ -22,5 +22,6 @@ run_step(
     mem_mb=snakemake.resources.mem_mb,
     runtime=snakemake.resources.runtime,
     workers=snakemake.resources.loader_workers,
+    checkpoint_minutes=snakemake.resources.checkpoint_minutes,
     fault=snakemake.params.fault,
 )

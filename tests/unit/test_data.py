@@ -1,7 +1,6 @@
 """The data a training reads: decoded once, read a batch at a time, bad folders refused clearly,
 and folders from the field (grayscale, CMYK, odd extensions, hidden entries, non-ASCII names)."""
 
-import json
 import os
 import signal
 import subprocess
@@ -147,28 +146,52 @@ def test_time_budget_retries_then_records_the_time_limit(tmp_path):
     assert last["reason"] == "time limit: stopped after 2 s of the job's runtime (on attempt 2 of 2)"
 
 
-def test_sigterm_is_recorded_as_a_time_limit_on_the_last_attempt(tmp_path):
-    """Slurm sends SIGTERM at a job's time limit: the parent stops the child and says so."""
-    code = textwrap.dedent(f"""
+def _job_script(outdir, data_dir, **kw):
+    return textwrap.dedent(f"""
         import json
         from pathlib import Path
         from gpunas.training.trial import TrainingJob, run_training_job
-        job = TrainingJob(arch="res32-s0_conv_n1_k3_s2_c8_swish-head16", data={{}}, train={{}}, seed=0, threads=1,
-                          outdir=Path({str(tmp_path / "t")!r}), attempt=1, attempts=1, fault="hang")
+        job = TrainingJob(arch="res32-s0_conv_n1_k3_s2_c8_swish-head16", data={{"dir": {str(data_dir)!r}}},
+                          train={{"epochs": 4, "batch_size": 25, "device": "cpu"}}, seed=0, threads=1,
+                          outdir=Path({str(outdir)!r}), **{kw!r})
         print(json.dumps(run_training_job(job)))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "t" / "run" / "train.log").exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    time.sleep(2)
+
+
+def test_sigterm_interrupts_and_the_next_run_resumes_bitwise(tmp_path):
+    """Preemption, scancel or Slurm's signal ahead of a time limit reach the job as SIGTERM: the
+    training checkpoints, the job ends non-zero on any attempt and records nothing; the next run
+    of the job resumes and ends exactly as an uninterrupted training (CPU, bitwise)."""
+    import torch
+
+    prepare("animal_mnist", train_images=1000, val_images=100, outdir=tmp_path / "p")
+    job = {"attempt": 1, "attempts": 1}
+    proc = subprocess.Popen([sys.executable, "-c", _job_script(tmp_path / "t", tmp_path / "p", **job)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    log_file, deadline = tmp_path / "t" / "run" / "train.log", time.monotonic() + 120
+    while "epoch 1/4" not in (log_file.read_text() if log_file.exists() else ""):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
     os.kill(proc.pid, signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    result = json.loads(out)
-    assert result["status"] == "failed" and result["reason"].startswith(
-        "time limit: the job received SIGTERM"
-    )
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode != 0 and out == ""  # the job failed as a job: nothing recorded
+    assert "TrialInterruptedError: interrupted: the job received SIGTERM: not a failure of the candidate; " \
+           "checkpointed, the next run resumes" in err  # fmt: skip
+    run = tmp_path / "t" / "run"
+    assert (run / "checkpoint.pt").exists() and not (run / "result.json").exists()
+    assert "checkpoint at step" in log_file.read_text()
+    resumed = run_training_job(TrainingJob(arch="res32-s0_conv_n1_k3_s2_c8_swish-head16", data={"dir": str(tmp_path / "p")},
+                                           train={"epochs": 4, "batch_size": 25, "device": "cpu"}, seed=0, threads=1,
+                                           outdir=tmp_path / "t"))  # fmt: skip
+    assert "resumed from" in log_file.read_text() and not (run / "checkpoint.pt").exists()
+    whole = run_training_job(TrainingJob(arch="res32-s0_conv_n1_k3_s2_c8_swish-head16", data={"dir": str(tmp_path / "p")},
+                                         train={"epochs": 4, "batch_size": 25, "device": "cpu"}, seed=0, threads=1,
+                                         outdir=tmp_path / "u"))  # fmt: skip
+    for k in ("status", "val_top1", "val_loss", "curve", "steps", "images_seen"):
+        assert resumed[k] == whole[k], k
+    a = torch.load(run / "weights.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "u" / "run" / "weights.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_dataloader_worker_past_mem_mb_stops_the_training(tmp_path):

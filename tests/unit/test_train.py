@@ -89,3 +89,34 @@ def test_bad_datasets_get_clear_errors(tmp_path):
     assert not (tmp_path / "d" / "dataset.json").exists()
     with pytest.raises(ValueError, match="exceeds the 10000 images"):
         load_split("animal_mnist", train_images=9000, val_images=2000)
+
+
+def test_an_interrupted_training_resumes_to_the_same_result_bitwise(tmp_path, data, arch):
+    """Told to stop mid-epoch (SIGTERM, SIGUSR1, its time budget), a training saves its state and
+    leaves; resumed, it ends exactly where an uninterrupted training ends (CPU, bitwise)."""
+    import torch
+
+    from gpunas.training.train import Checkpoints, TrainingInterrupted, fit
+
+    cfg = TrainConfig(epochs=2, batch_size=20, device="cpu", dropout=0.2)
+    ref, ref_model = fit(arch, data, cfg, seed=5)
+    steps = {"n": 0}
+
+    def stop_at_step_5():
+        steps["n"] += 1
+        return steps["n"] == 5
+
+    ckpt = Checkpoints(tmp_path / "checkpoint.pt", key="job-a", stop_requested=stop_at_step_5)
+    with pytest.raises(TrainingInterrupted, match="stopped at step 5"):
+        fit(arch, data, cfg, seed=5, checkpoints=ckpt)
+    assert ckpt.load()["step"] == 5
+    got, model = fit(
+        arch, data, cfg, seed=5, checkpoints=Checkpoints(tmp_path / "checkpoint.pt", key="job-a")
+    )
+    for k in ("val_top1", "val_loss", "curve", "steps", "images_seen"):
+        assert got[k] == ref[k], k
+    ref_state, state = ref_model.state_dict(), model.state_dict()
+    assert all(torch.equal(ref_state[k], state[k]) for k in ref_state)
+    # another training's checkpoint is not resumed
+    other = Checkpoints(tmp_path / "checkpoint.pt", key="job-b")
+    assert other.load() is None

@@ -84,6 +84,7 @@ def train_model(
     runtime: float | None = None,
     workers: int = 0,
     fault: str | None = None,
+    checkpoint_minutes: float = 0,
 ) -> dict[str, Any]:
     """Train (or look up) the entry ``key`` of ``entries``; write its record to ``output``.
 
@@ -117,6 +118,7 @@ def train_model(
             reuse=train.get("reuse_finished", True),
             fault=fault or None,
             extra={"test": True} if ek.test else {},
+            checkpoint_s=checkpoint_minutes * 60 or None,
         )
         result = create_evaluator(evaluator).evaluate(load_space(space), entry, job)
         record |= {k: entry.get(k) for k in ek.copied} | result

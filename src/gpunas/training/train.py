@@ -30,7 +30,7 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -237,16 +237,127 @@ class Loop:
     images_seen: int = 0
 
 
+class TrainingInterrupted(Exception):  # noqa: N818 - an event, not an error of the candidate
+    """The job was told to stop (SIGTERM, SIGUSR1, its time budget): the training's state is in its
+    checkpoint, and a retried job resumes from it. Never recorded as a failure of the candidate."""
+
+
+@dataclass
+class Checkpoints:
+    """Where a training keeps its state, how often (``every_s``; None: only when told to stop), and
+    whether it has been told to stop. ``key`` names the training (its spec): a checkpoint of
+    another training in the same file is not resumed."""
+
+    path: Path
+    key: str
+    every_s: float | None = None
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
+    _last: float = field(default_factory=time.monotonic)
+
+    def periodic_due(self) -> bool:
+        """``every_s`` has passed since the last save."""
+        return self.every_s is not None and time.monotonic() - self._last >= self.every_s
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Write ``state`` atomically (a checkpoint is never half-written)."""
+        from gpunas.io import atomic_path
+
+        with atomic_path(self.path) as tmp:
+            torch.save({"key": self.key, **state}, tmp)
+        self._last = time.monotonic()
+        log.info(
+            "checkpoint at step %d (epoch %d, batch %d) -> %s",
+            state["step"],
+            state["epoch"] + 1,
+            state["batch"],
+            self.path,
+        )
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state of this training, or None (no checkpoint, or another training's)."""
+        if not self.path.exists():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        if state.get("key") != self.key:
+            log.warning("%s belongs to another training: not resumed", self.path)
+            return None
+        return state
+
+
+@dataclass
+class EpochState:
+    """Where an epoch stands: its batches (indices), the next one, the loss summed so far."""
+
+    order: list[list[int]]
+    batch: int = 0
+    running: float = 0.0
+    seen: int = 0
+    # resuming: the global RNG (dropout) as saved, set once the epoch's batch iterator exists
+    # (creating a DataLoader iterator draws its base seed from that RNG)
+    torch_rng: torch.Tensor | None = None
+
+
+def _state(
+    loop: Loop, epoch: int, es: EpochState, curve: list[dict[str, float]], wall_s: float
+) -> dict[str, Any]:
+    """Everything a resumed training needs to continue bit for bit: weights, optimiser, LR
+    schedule, gradient scaler, every RNG state, and the position in the data order."""
+    state = {
+        "model": loop.model.state_dict(),
+        "opt": loop.opt.state_dict(),
+        "sched": loop.sched.state_dict(),
+        "scaler": loop.scaler.state_dict(),
+        "gen": loop.gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "step": loop.step,
+        "images_seen": loop.images_seen,
+        "epoch": epoch,
+        "batch": es.batch,
+        "order": es.order,
+        "running": es.running,
+        "seen": es.seen,
+        "curve": curve,
+        "wall_s": wall_s,
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore(loop: Loop, state: dict[str, Any]) -> None:
+    loop.model.load_state_dict(state["model"])
+    loop.opt.load_state_dict(state["opt"])
+    loop.sched.load_state_dict(state["sched"])
+    loop.scaler.load_state_dict(state["scaler"])
+    loop.gen.set_state(state["gen"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    loop.step, loop.images_seen = state["step"], state["images_seen"]
+
+
 def train_epoch(
-    loop: Loop, data: TrainingData, cfg: TrainConfig, n_train: int, epoch: int
+    loop: Loop,
+    data: TrainingData,
+    cfg: TrainConfig,
+    n_train: int,
+    epoch: int,
+    es: EpochState | None = None,
+    save: Callable[[EpochState], bool] | None = None,
 ) -> tuple[float, int, str]:
-    """One epoch in a seeded order: (summed loss, images seen, failure reason or "")."""
+    """One epoch in a seeded order, from ``es`` when resuming: (summed loss, images seen, failure
+    reason or ""). ``save(es)`` is called after every step; it returns True when the job must stop
+    (the state is then saved), and :class:`TrainingInterrupted` is raised."""
     loop.model.train()
     device = loop.prep.device
-    perm = torch.randperm(n_train, generator=loop.gen).tolist()
-    order = [perm[lo : lo + cfg.batch_size] for lo in range(0, n_train, cfg.batch_size)]
-    running, seen = 0.0, 0
-    for xb, yb in batch_loader(data.train, data.y_train, order, cfg.workers, device.type == "cuda"):
+    if es is None:
+        perm = torch.randperm(n_train, generator=loop.gen).tolist()
+        es = EpochState([perm[lo : lo + cfg.batch_size] for lo in range(0, n_train, cfg.batch_size)])
+    batches = iter(
+        batch_loader(data.train, data.y_train, es.order[es.batch :], cfg.workers, device.type == "cuda")
+    )
+    if es.torch_rng is not None:
+        torch.set_rng_state(es.torch_rng)
+    for xb, yb in batches:
         xb, yb = loop.prep(xb), yb.to(device, non_blocking=True)
         if cfg.flip:
             flip = (torch.rand(len(yb), generator=loop.gen) < 0.5).to(device)
@@ -254,17 +365,20 @@ def train_epoch(
         with loop.amp():
             loss = F.cross_entropy(loop.model(xb).float(), yb, label_smoothing=cfg.label_smoothing)
         if not torch.isfinite(loss):
-            return running, seen, f"diverged: loss is {loss.item()} at step {loop.step} (epoch {epoch})"
+            return es.running, es.seen, f"diverged: loss is {loss.item()} at step {loop.step} (epoch {epoch})"
         loop.opt.zero_grad(set_to_none=True)
         loop.scaler.scale(loss).backward()
         loop.scaler.step(loop.opt)
         loop.scaler.update()
         loop.sched.step()
-        running += loss.item() * len(yb)
-        seen += len(yb)
+        es.running += loss.item() * len(yb)
+        es.seen += len(yb)
+        es.batch += 1
         loop.images_seen += len(yb)
         loop.step += 1
-    return running, seen, ""
+        if save is not None and save(es):
+            raise TrainingInterrupted(f"stopped at step {loop.step} (epoch {epoch + 1}); checkpointed")
+    return es.running, es.seen, ""
 
 
 def _log_epoch(row: dict[str, float], epochs: int) -> None:
@@ -313,9 +427,19 @@ def _metrics(
 
 
 def fit(
-    arch: Architecture, data: Any, cfg: TrainConfig, seed: int, test: bool = False
+    arch: Architecture,
+    data: Any,
+    cfg: TrainConfig,
+    seed: int,
+    test: bool = False,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[dict[str, Any], nn.Module]:
-    """Train ``arch``; return (metrics, model). ``test``: also evaluate the held-out test split."""
+    """Train ``arch``; return (metrics, model). ``test``: also evaluate the held-out test split.
+
+    ``checkpoints``: the training resumes from its checkpoint when there is one (the same result,
+    bit for bit on the CPU, as without the interruption), saves its state every
+    ``checkpoints.every_s`` and, told to stop, saves it and raises :class:`TrainingInterrupted`.
+    """
     data = data if isinstance(data, TrainingData) else TrainingData.from_split(data)
     device = resolve_device(cfg.device)
     torch.set_num_threads(cfg.threads)
@@ -340,10 +464,34 @@ def fit(
         autocast(amp_dtype),
     )
     curve: list[dict[str, float]] = []
-    reason = ""
-    for epoch in range(cfg.epochs):
+    reason, first, resume = "", 0, None
+    state = checkpoints.load() if checkpoints is not None else None
+    if state is not None:
+        _restore(loop, state)
+        curve, first, t0 = list(state["curve"]), state["epoch"], t0 - state["wall_s"]
+        resume = EpochState(
+            state["order"], state["batch"], state["running"], state["seen"], state["torch_rng"]
+        )
+        log.info(
+            "resumed from %s at step %d (epoch %d, batch %d)",
+            checkpoints.path,
+            loop.step,
+            first + 1,
+            resume.batch,
+        )
+    for epoch in range(first, cfg.epochs):
         started = time.perf_counter()
-        running, seen, reason = train_epoch(loop, data, cfg, n_train, epoch)
+        save = None
+        if checkpoints is not None:
+
+            def save(es: EpochState, epoch: int = epoch) -> bool:
+                stop = checkpoints.stop_requested()
+                if stop or checkpoints.periodic_due():
+                    checkpoints.save(_state(loop, epoch, es, curve, time.perf_counter() - t0))
+                return stop
+
+        running, seen, reason = train_epoch(loop, data, cfg, n_train, epoch, resume, save)
+        resume = None
         if reason:
             break
         train_s = time.perf_counter() - started
@@ -386,10 +534,14 @@ def train_network(
     seed: int,
     weights: str | Path | None = None,
     test: bool = False,
+    checkpoints: Checkpoints | None = None,
 ) -> dict[str, Any]:
-    """Train and report; an exception inside training becomes ``status: failed`` with its reason."""
+    """Train and report; an exception inside training becomes ``status: failed`` with its reason,
+    except :class:`TrainingInterrupted` (the job was told to stop: not the candidate's doing)."""
     try:
-        metrics, model = fit(arch, data, cfg, seed, test=test)
+        metrics, model = fit(arch, data, cfg, seed, test=test, checkpoints=checkpoints)
+    except TrainingInterrupted:
+        raise
     except Exception as exc:  # a failed candidate is data, not a crash
         log.exception("training failed")
         return {

@@ -27,10 +27,18 @@ Failures:
   memory of the child and all its descendants (its DataLoader workers; psutil, summed as Slurm's
   default accounting sums its tasks') and kills the whole tree above ``mem_mb`` ("killed for
   memory"). Where the platform does not let it be read, the log says so once.
-- Time: the child is stopped when the job's ``runtime`` (minutes) is nearly spent, leaving the
-  parent a margin to record the result before a scheduler's own limit ("time limit").
-- SIGTERM to the parent (Slurm sends it at the time limit, before SIGKILL, and on preemption):
-  the child is stopped and, on the last attempt, the failure is recorded ("time limit").
+- Checkpoints: the child saves its whole state (:class:`gpunas.training.train.Checkpoints`) to
+  ``run/checkpoint.pt`` every ``train.checkpoint_minutes`` and whenever it is told to stop; a
+  later run of the same spec resumes from it and ends with the same result, bit for bit on the
+  CPU. It is deleted once the result is written.
+- Time: when the job's ``runtime`` (minutes) is nearly spent, leaving the parent a margin to
+  record the result before a scheduler's own limit, the child is told to stop (SIGUSR1: it
+  checkpoints and leaves). With attempts left the job fails and its retry resumes; on the last
+  attempt the whole time budget is spent and the trial is recorded ("time limit").
+- SIGTERM, SIGINT or SIGUSR1 to the parent (preemption, ``scancel``, Slurm's signal ahead of a
+  time limit): an interruption, not the candidate's doing. The child checkpoints, the job ends
+  non-zero on any attempt (:class:`TrialInterruptedError`), nothing is recorded, and the job that
+  runs next (Snakemake's retry, Slurm's requeue, a rerun) resumes.
 """
 
 from __future__ import annotations
@@ -54,9 +62,11 @@ from gpunas.errors import GpunasError
 from gpunas.io import atomic_path, atomic_write_json, write_no_model
 
 log = logging.getLogger(__name__)
+EXIT_INTERRUPTED = 75  # the child's exit status after saving its checkpoint when told to stop (EX_TEMPFAIL)
+STOP_GRACE_S = 120.0  # how long the parent waits for the child to checkpoint once told to stop
 
 # config keys of `train` that drive the job, not the training itself (kept out of the spec)
-JOB_KEYS = {"reuse_finished", "mem_mb", "runtime", "gpu", "retries"}
+JOB_KEYS = {"reuse_finished", "mem_mb", "runtime", "gpu", "retries", "checkpoint_minutes"}
 FAULTS = (
     "nan",
     "raise",
@@ -73,12 +83,17 @@ def get_schedule(train: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in train.items()
-        if k not in ("mem_mb", "runtime", "gpu", "retries", "threads", "workers")
+        if k not in ("mem_mb", "runtime", "gpu", "retries", "threads", "workers", "checkpoint_minutes")
     }
 
 
 class TrialCrashedError(RuntimeError):
     """The training process died on an attempt that is not the last; Snakemake retries the job."""
+
+
+class TrialInterruptedError(RuntimeError):
+    """The job was told to stop (preemption, ``scancel``, a signal ahead of its time limit): the
+    training checkpointed, nothing is recorded, and the next run of the job resumes."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,7 @@ class TrainingJob:
     runtime_min: float | None = None
     reuse: bool = True
     fault: str | None = None
+    checkpoint_s: float | None = None  # seconds between checkpoints (None or 0: only when told to stop)
     extra: dict[str, Any] = field(default_factory=dict)  # merged into the spec (e.g. the test split)
 
     def spec(self) -> dict[str, Any]:
@@ -209,16 +225,32 @@ def supervise(
                     f"killed for memory: resident {peak:.0f} MB (training and its loader workers) exceeded "
                     f"the job's mem_mb {mem_mb:.0f}"
                 )
-        if budget_s is not None and time.monotonic() - started > budget_s:
-            reason = f"time limit: stopped after {budget_s:.0f} s of the job's runtime"
-        if stop.signal is not None:
-            reason = f"time limit: the job received {signal.Signals(stop.signal).name} (scheduler time limit or preemption)"
         if reason:
             _kill_tree(proc)
             return reason
+        told = None
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            told = f"time limit: stopped after {budget_s:.0f} s of the job's runtime"
+        if stop.signal is not None:
+            told = f"interrupted: the job received {signal.Signals(stop.signal).name}"
+        if told:
+            _stop_child(proc)
+            return told
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=poll_s)
     return None
+
+
+def _stop_child(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
+    """Tell the child to stop (SIGUSR1: it checkpoints after its current step and leaves); kill
+    it and its workers if it has not left after ``grace_s``."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGUSR1)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        log.warning("the training did not stop within %.0f s of being told to: killed", grace_s)
+        _kill_tree(proc)
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -262,10 +294,16 @@ def run_child(job: TrainingJob, run: Path) -> tuple[int, dict[str, Any] | None, 
     result_path = run / "result.json"
     result_path.unlink(missing_ok=True)
     atomic_write_json(run / "spec.json", job.spec())
-    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(job.threads),
+        "MKL_NUM_THREADS": str(job.threads),
+        "GPUNAS_CHECKPOINT_S": str(job.checkpoint_s or 0),
+    }
     stop = _Stop()
     main = threading.current_thread() is threading.main_thread()  # handlers only there (a benchmark's pool)
-    handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+    handlers = {s: signal.signal(s, stop) for s in signals} if main else {}
     try:
         with open(run / "train.log", "a") as logf:
             proc = subprocess.Popen(
@@ -297,8 +335,20 @@ def run_training_job(job: TrainingJob, weights_out: str | Path | None = None) ->
         )
     else:
         code, result, stopped = run_child(job, run)
+        if result is None and stopped and stopped.startswith("interrupted"):
+            checkpointed = code == EXIT_INTERRUPTED and (run / "checkpoint.pt").exists()
+            raise TrialInterruptedError(
+                f"{stopped}: not a failure of the candidate; "
+                + (
+                    "checkpointed, the next run resumes"
+                    if checkpointed
+                    else "no checkpoint yet, the next run restarts"
+                )
+            )
         if result is None:
             reason = stopped or describe_exit(code)
+            if code == EXIT_INTERRUPTED and not stopped:
+                reason = "the training stopped on its own signal handling without a result"
             where = f"on attempt {job.attempt} of {job.attempts}"
             if job.mem_mb:
                 where = f"mem_mb {job.mem_mb:.0f} {where}"
@@ -326,10 +376,18 @@ def _link_weights(source: Path | None, target: Path) -> None:
 def _child(spec_path: str) -> int:
     """Entry point of the training process: every failure becomes a result with its reason."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gpunas.training.train import TrainingInterrupted
+
     run = Path(spec_path).parent
     spec = json.loads(Path(spec_path).read_text())
+    told: list[int] = []
+    for sig in (signal.SIGUSR1, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: told.append(signum))
     try:
-        result = _train(spec, run)
+        result = _train(spec, run, stop_requested=lambda: bool(told))
+    except TrainingInterrupted as exc:
+        log.info("%s", exc)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a failed candidate is data, not a crash
         log.exception("training failed")
         result = {
@@ -339,22 +397,29 @@ def _child(spec_path: str) -> int:
             "seed": spec.get("seed"),
         }
     atomic_write_json(run / "result.json", result)
+    (run / "checkpoint.pt").unlink(missing_ok=True)  # the trial is recorded: its checkpoint is done
     return 0
 
 
-def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
+def _train(spec: dict[str, Any], run: Path, stop_requested: Any = None) -> dict[str, Any]:
+    import hashlib
+
     from gpunas.arch import Architecture
     from gpunas.datasets.prepared import TrainingData
-    from gpunas.training.train import TrainConfig, train_network
+    from gpunas.training.train import Checkpoints, TrainConfig, train_network
 
     fault = spec.get("inject_fault")
     if fault not in (None, *FAULTS):
         raise GpunasError(f"inject_fault {fault!r} is not one of {list(FAULTS)}")
     if fault == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    if fault == "hang":  # runs until the parent's time budget stops it
+    if fault == "hang":  # a training step that takes longer than the job's time budget
+        from gpunas.training.train import TrainingInterrupted
+
         while True:
-            time.sleep(1)
+            time.sleep(0.2)
+            if stop_requested is not None and stop_requested():
+                raise TrainingInterrupted("stopped while hanging (fault 'hang'); nothing to checkpoint")
     if fault == "oom":  # grows until the parent's memory watch kills it
         import numpy as np
 
@@ -370,8 +435,17 @@ def _train(spec: dict[str, Any], run: Path) -> dict[str, Any]:
     data = TrainingData.open(spec["data"]["dir"])
     if fault == "oom_loader":  # a DataLoader worker grows until the parent's memory watch kills the tree
         data.train = _HoggingImages(data.train)
+    every_s = float(os.environ.get("GPUNAS_CHECKPOINT_S") or 0) or None
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    checkpoints = Checkpoints(run / "checkpoint.pt", key, every_s, stop_requested or (lambda: False))
     return train_network(
-        arch, data, cfg, spec["seed"], weights=run / "weights.pt", test=spec.get("test", False)
+        arch,
+        data,
+        cfg,
+        spec["seed"],
+        weights=run / "weights.pt",
+        test=spec.get("test", False),
+        checkpoints=checkpoints,
     )
 
 
