@@ -76,22 +76,11 @@ def validation_page(table: str | Path, output: str | Path) -> None:
         if breakers.any()
         else "<p>Every validated model measured inside its budget.</p>"
     )
+    from gpunas.validation import COLUMNS
+
     cols = [
-        "model",
-        "tier",
-        "status",
-        "backend",
-        "precision",
-        "hardware",
-        "predicted_ms",
-        "measured_ms",
-        "mad_ms",
-        "cv",
-        "error_pct",
-        "budget_ms",
-        "inside_budget",
-        "accuracy",
-    ]
+        c for c in COLUMNS if c not in ("device", "arch")
+    ]  # the validation table, less what a page need not show
     atomic_write_text(
         output, _page("Validation on the target runtime", note + frame_html(df[cols], breakers))
     )
