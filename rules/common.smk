@@ -191,6 +191,12 @@ def get_training_runtime(wildcards, attempt):
     return config[key]["runtime"] * attempt
 
 
+def get_checkpoint_seconds():
+    """Seconds between a training's checkpoints (train.checkpoint_minutes; 0: only when told to
+    stop), an integer: Snakemake keeps resources as integers."""
+    return round(config["train"]["checkpoint_minutes"] * 60)
+
+
 def get_attempt(wildcards, attempt):
     """Snakemake's attempt (1, 2, ...), for jobs that record a failure on their last attempt."""
     return attempt

@@ -29,7 +29,7 @@ rule train_model:
         # DataLoader processes and the checkpoint interval: resources, not parameters (they change
         # no result)
         loader_workers=config["train"]["workers"],
-        checkpoint_minutes=config["train"]["checkpoint_minutes"],
+        checkpoint_s=get_checkpoint_seconds(),
     params:
         kind="candidate",
         key="{job}",

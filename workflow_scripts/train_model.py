@@ -22,6 +22,7 @@ run_step(
     mem_mb=snakemake.resources.mem_mb,
     runtime=snakemake.resources.runtime,
     workers=snakemake.resources.loader_workers,
-    checkpoint_minutes=snakemake.resources.checkpoint_minutes,
+    checkpoint_s=snakemake.resources.checkpoint_s,
+    gpus=snakemake.resources.gpu,
     fault=snakemake.params.fault,
 )

@@ -12,3 +12,10 @@ from __future__ import annotations
 
 class GpunasError(ValueError):
     """Bad input: a config key, file, record, value or argument; the message names it in one line."""
+
+
+class InfrastructureError(RuntimeError):
+    """The job's machine or scheduler failed, not its input or its candidate: a missing GPU, an
+    interruption (preemption, a time limit with attempts left), a training process that died.
+    The job ends non-zero with the message in one line, records nothing, and the scheduler (Slurm's
+    requeue, Snakemake's retry, a rerun) runs it again; a checkpoint, if any, is resumed."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gpunas.errors import GpunasError
+from gpunas.errors import GpunasError, InfrastructureError
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,10 @@ def run_step(logfile: str | Path, func: Callable[..., Any], **kwargs: Any) -> An
     """Run one rule's function with logging to ``logfile``.
 
     Bad input (:class:`~gpunas.errors.GpunasError`, a missing backend included) ends the job with
-    a one-line error, in the log and on the job's stderr, and exit status 1; any other exception
-    is a bug or an environment failure and keeps its full traceback in the log.
+    a one-line error, in the log and on the job's stderr, and exit status 1; so does a failure of
+    the job's machine or scheduler (:class:`~gpunas.errors.InfrastructureError`: a missing GPU, an
+    interruption), which the scheduler retries. Any other exception is a bug and keeps its full
+    traceback in the log.
     """
     original_stderr = sys.stderr
     setup_logging(logfile)
@@ -44,6 +46,11 @@ def run_step(logfile: str | Path, func: Callable[..., Any], **kwargs: Any) -> An
         return func(**kwargs)
     except GpunasError as exc:
         message = f"{func.__name__}: error: {exc}"
+        log.error(message)
+        original_stderr.write(message + "\n")
+        sys.exit(1)
+    except InfrastructureError as exc:
+        message = f"{func.__name__}: job failed, not its candidate ({type(exc).__name__}): {exc}"
         log.error(message)
         original_stderr.write(message + "\n")
         sys.exit(1)

@@ -84,13 +84,16 @@ def train_model(
     runtime: float | None = None,
     workers: int = 0,
     fault: str | None = None,
-    checkpoint_minutes: float = 0,
+    checkpoint_s: int = 0,
+    gpus: int = 0,
 ) -> dict[str, Any]:
     """Train (or look up) the entry ``key`` of ``entries``; write its record to ``output``.
 
     ``kind``: ``candidate``, ``baseline`` or ``finalist`` (:data:`ENTRY_KINDS`). A skipped entry
     records why; a training job records its result (:func:`gpunas.training.trial.run_training_job`
     through the evaluator); ``weights`` is the trained weights or, without a model, an empty file.
+    ``gpus``: the GPUs the job asked for (its ``gpu`` resource); when torch sees none, the job
+    fails with :class:`gpunas.training.trial.MissingGPUError` and records nothing.
     Raises :class:`GpunasError` for an unknown kind or a key the entries file does not have.
     """
     if kind not in ENTRY_KINDS:
@@ -118,7 +121,8 @@ def train_model(
             reuse=train.get("reuse_finished", True),
             fault=fault or None,
             extra={"test": True} if ek.test else {},
-            checkpoint_s=checkpoint_minutes * 60 or None,
+            checkpoint_s=checkpoint_s or None,
+            gpus=int(gpus),
         )
         result = create_evaluator(evaluator).evaluate(load_space(space), entry, job)
         record |= {k: entry.get(k) for k in ek.copied} | result

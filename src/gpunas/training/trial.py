@@ -39,6 +39,11 @@ Failures:
   time limit): an interruption, not the candidate's doing. The child checkpoints, the job ends
   non-zero on any attempt (:class:`TrialInterruptedError`), nothing is recorded, and the job that
   runs next (Snakemake's retry, Slurm's requeue, a rerun) resumes.
+- No GPU where the job asked for one (``train.gpu`` >= 1, or ``train.device: cuda``): the node's
+  failure (:class:`MissingGPUError`); the job fails before training, nothing is recorded.
+
+Every failure of the job rather than of its candidate is an
+:class:`~gpunas.errors.InfrastructureError`: one line in the job's log and on its stderr.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, ClassVar
 
-from gpunas.errors import GpunasError
+from gpunas.errors import GpunasError, InfrastructureError
 from gpunas.io import atomic_path, atomic_write_json, write_no_model
 
 log = logging.getLogger(__name__)
@@ -87,13 +92,41 @@ def get_schedule(train: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class TrialCrashedError(RuntimeError):
+class TrialCrashedError(InfrastructureError):
     """The training process died on an attempt that is not the last; Snakemake retries the job."""
 
 
-class TrialInterruptedError(RuntimeError):
+class TrialInterruptedError(InfrastructureError):
     """The job was told to stop (preemption, ``scancel``, a signal ahead of its time limit): the
     training checkpointed, nothing is recorded, and the next run of the job resumes."""
+
+
+class MissingGPUError(InfrastructureError):
+    """The job asked for a GPU (``train.gpu`` >= 1 or ``train.device: cuda``) and torch sees none:
+    the node's fault, not the candidate's. Nothing is recorded; the job fails so that it runs
+    again (elsewhere, or once the node is fixed)."""
+
+
+def check_gpu(device: str, gpus: int) -> None:
+    """Raise :class:`MissingGPUError` when the job asked for a GPU (``gpus`` >= 1, or ``device``
+    ``cuda``) and torch sees no CUDA device; the message names the node, the job and
+    ``CUDA_VISIBLE_DEVICES``. ``device: cpu`` asks for none whatever ``gpus`` says."""
+    if device == "cpu" or (gpus < 1 and device != "cuda"):
+        return
+    import socket
+
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    job = os.environ.get("SLURM_JOB_ID")
+    raise MissingGPUError(
+        f"no CUDA device visible on node {socket.gethostname()}"
+        + (f" (Slurm job {job})" if job else "")
+        + f": the job asked for train.gpu {gpus} with train.device {device}, "
+        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(unset)')}; "
+        "nothing is recorded, the job fails so that it runs again"
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,7 @@ class TrainingJob:
     reuse: bool = True
     fault: str | None = None
     checkpoint_s: float | None = None  # seconds between checkpoints (None or 0: only when told to stop)
+    gpus: int = 0  # GPUs the job asked for (train.gpu): none visible is the node's failure
     extra: dict[str, Any] = field(default_factory=dict)  # merged into the spec (e.g. the test split)
 
     def spec(self) -> dict[str, Any]:
@@ -180,12 +214,14 @@ def tree_rss_mb(pid: int) -> float | None:
 
 
 def time_budget_s(runtime_min: float | None) -> float | None:
-    """Seconds the child may run: the job's runtime less a margin to record the result
-    (5%, at least 10 s and at most 2 min), so a scheduler's own limit is not reached first."""
+    """Seconds the child may run: the job's runtime less a margin to checkpoint and record the
+    result (10%, at least 10 s and at most 5 min), so neither the scheduler's limit nor its
+    warning signal ahead of it (profiles/slurm: SIGTERM 60 s before, which Slurm may send up to
+    60 s early) usually comes first."""
     if not runtime_min:
         return None
     total = runtime_min * 60.0
-    return max(1.0, total - min(120.0, max(10.0, 0.05 * total)))
+    return max(1.0, total - min(300.0, max(10.0, 0.1 * total)))
 
 
 class _Stop:
@@ -334,6 +370,7 @@ def run_training_job(job: TrainingJob, weights_out: str | Path | None = None) ->
             "reusing the finished training in %s (same spec); set train.reuse_finished: false to retrain", run
         )
     else:
+        check_gpu(str(job.train.get("device", "auto")), job.gpus)
         code, result, stopped = run_child(job, run)
         if result is None and stopped and stopped.startswith("interrupted"):
             checkpointed = code == EXIT_INTERRUPTED and (run / "checkpoint.pt").exists()
