@@ -16,4 +16,4 @@
 # `snakemake --unlock` and submit it again: finished jobs are kept (README.md, "Operations").
 set -euo pipefail
 cd "${SLURM_SUBMIT_DIR:-.}"
-exec snakemake --workflow-profile profiles/slurm --local-cores "${SLURM_CPUS_PER_TASK:-2}" "$@"
+exec snakemake --profile slurm --local-cores "${SLURM_CPUS_PER_TASK:-2}" "$@"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config", "profiles", "envs", "report"]
+WORKFLOW_PARTS = ["Snakefile", "rules", "workflow_scripts", "config", "profiles", "slurm", "envs", "report"]
 
 
 class Workflow:
@@ -37,7 +37,9 @@ def copy_workflow(path: Path) -> Workflow:
     path.mkdir(exist_ok=True)
     for part in WORKFLOW_PARTS:
         src = ROOT / part
-        if src.is_dir():
+        if src.is_symlink():  # `slurm` -> profiles/slurm
+            (path / part).symlink_to(src.readlink())
+        elif src.is_dir():
             shutil.copytree(src, path / part)
         else:
             shutil.copy2(src, path / part)
