@@ -16,6 +16,7 @@ DB_PORT=${GPUNAS_SLURM_DB_PORT:-3307}              # private MariaDB, loopback o
 CLUSTER=gpunas
 PARTITION=ci
 ACCOUNT=gpunas-ci
+GPUS=${GPUNAS_SLURM_GPUS:-4} # virtual GPUs of the node (gres without devices)
 # The jobstep plugin strips every SLURM_* variable (SLURM_CONF too) before its inner srun, so the
 # configs must sit at the compiled-in path.
 CONF_DIR=/etc/slurm
@@ -118,6 +119,9 @@ write_configs() {
 		SlurmctldHost=$HOST(127.0.0.1)
 		SlurmUser=root
 		AuthType=auth/munge
+		# job credentials live 30 s (default 120): a requeued job (preemption, node failure) waits
+		# that long plus 1 s before it starts again, instead of ~2 minutes
+		AuthInfo=cred_expire=30
 		MpiDefault=none
 		MailProg=/bin/true
 		ProctrackType=proctrack/linuxproc
@@ -141,8 +145,21 @@ write_configs() {
 		AccountingStoreFlags=job_comment
 		JobAcctGatherType=jobacct_gather/linux
 		JobCompType=jobcomp/none
-		$node NodeAddr=127.0.0.1 State=UNKNOWN
+		# virtual GPUs (gres.conf), so jobs ask for GPUs the way a GPU site's do (--gpus) and each
+		# gets its own CUDA_VISIBLE_DEVICES; torch in such a job sees none (a missing GPU)
+		GresTypes=gpu
+		$node Gres=gpu:$GPUS NodeAddr=127.0.0.1 State=UNKNOWN
 		PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+	EOF
+	# Slurm 22.05 drops file-less GPUs, and wants character devices: nodes with /dev/null's
+	# numbers (1, 3), so opening one is harmless
+	local i
+	mkdir -p "$STATE/vgpu"
+	for ((i = 0; i < GPUS; i++)); do
+		[[ -c $STATE/vgpu/gpu$i ]] || mknod "$STATE/vgpu/gpu$i" c 1 3
+	done
+	write_conf "$CONF_DIR/gres.conf" 644 <<-EOF
+		NodeName=$HOST Name=gpu File=$STATE/vgpu/gpu[0-$((GPUS - 1))]
 	EOF
 	write_conf "$CONF_DIR/slurmdbd.conf" 600 <<-EOF
 		AuthType=auth/munge
@@ -286,7 +303,7 @@ cmd_stop() {
 	# plugin runs whenever it is imported, i.e. at every snakemake start) retries for ~10 s.
 	# start writes both files again; the data in $STATE stays.
 	local conf
-	for conf in "$CONF_DIR/slurm.conf" "$CONF_DIR/slurmdbd.conf"; do
+	for conf in "$CONF_DIR/slurm.conf" "$CONF_DIR/gres.conf" "$CONF_DIR/slurmdbd.conf"; do
 		if [[ -e $conf ]] && head -n1 "$conf" | grep -qxF "$MARK"; then rm -f "$conf"; fi
 	done
 }

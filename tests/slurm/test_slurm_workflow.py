@@ -11,16 +11,13 @@ import datetime
 import json
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ..conftest import ROOT
 from ..workflow.conftest import Workflow, copy_workflow
 from ..workflow.test_search_rules import MINI
+from .conftest import run_on_slurm, sacct_rows, show, site_profile
 
 # One sub-space, 2 rounds x 2 trainings; the last training is SIGKILLed on every attempt.
 SLURM_RUN = {
@@ -44,43 +41,6 @@ LATENCY_OUTPUTS = [
     "subspaces",
     "data",
 ]  # under results/ (data: its check gates profiling)
-SACCT_FIELDS = ["JobID", "Comment", "Partition", "Account", "AllocCPUS", "ReqMem", "State", "ExitCode", "Elapsed"]  # fmt: skip
-TIMEOUT_S = 900
-
-
-def run_on_slurm(workflow: Workflow) -> subprocess.CompletedProcess:
-    """The whole workflow through profiles/slurm, with the test cluster's site settings on top."""
-    cmd = [
-        "timeout", "-k", "10", str(TIMEOUT_S),  # the plugin ignores SIGTERM while it waits
-        sys.executable, "-m", "snakemake",
-        "--profile", "profiles/slurm", "--workflow-profile", str(ROOT / "tests" / "slurm" / "profile"),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=workflow.path, capture_output=True, text=True, timeout=TIMEOUT_S + 30)
-    if proc.returncode != 0:
-        logs = "\n".join(
-            f"--- {p}\n{p.read_text()[-3000:]}"
-            for p in (workflow.path / ".snakemake/slurm_logs").rglob("*.log")
-        )
-        raise AssertionError(f"Slurm run failed ({proc.returncode}):\n{proc.stderr[-6000:]}\n{logs}")
-    return proc
-
-
-def sacct_rows(workdir: Path, since: str) -> list[dict[str, str]]:
-    """sacct's rows (allocations, not steps) of the jobs that ran in ``workdir`` since ``since``."""
-    fields = [*SACCT_FIELDS, "WorkDir"]
-    out = subprocess.run(
-        ["sacct", "-X", "-a", "-P", "-S", since, "-E", "now", f"--format={','.join(fields)}"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    rows = [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()[1:]]
-    return [r for r in rows if Path(r["WorkDir"]) == workdir.resolve()]
-
-
-def show(rows: list[dict[str, str]]) -> str:
-    widths = {f: max(len(f), *(len(r[f]) for r in rows)) for f in SACCT_FIELDS}
-    lines = ["  ".join(f.ljust(widths[f]) for f in SACCT_FIELDS)]
-    lines += ["  ".join(r[f].ljust(widths[f]) for f in SACCT_FIELDS) for r in rows]
-    return "\n".join(lines)
 
 
 def planned_jobs(workflow: Workflow) -> dict[str, int]:
@@ -95,10 +55,11 @@ def planned_jobs(workflow: Workflow) -> dict[str, int]:
 def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path, capsys):
     on_slurm, local = copy_workflow(tmp_path / "slurm"), copy_workflow(tmp_path / "local")
     on_slurm.config(**SLURM_RUN)
+    site_profile(on_slurm.path)
     local.config(**SLURM_RUN)
     since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
 
-    proc = run_on_slurm(on_slurm)
+    proc = run_on_slurm(on_slurm.path)
     rows = sacct_rows(on_slurm.path, since)
     with capsys.disabled():
         print(f"\nsacct rows of the workflow's jobs ({on_slurm.path}):\n{show(rows)}\n")
@@ -171,8 +132,9 @@ TIME_LIMIT_RUN = {
 def test_training_past_its_time_limit_is_recorded_and_the_rest_finishes(slurm_cluster, tmp_path, capsys):
     on_slurm = copy_workflow(tmp_path / "slurm")
     on_slurm.config(**TIME_LIMIT_RUN)
+    site_profile(on_slurm.path)
     since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
-    run_on_slurm(on_slurm)  # exits 0: one sub-space trained a model
+    run_on_slurm(on_slurm.path)  # exits 0: one sub-space trained a model
     rows = sacct_rows(on_slurm.path, since)
     with capsys.disabled():
         print(f"\nsacct rows of the time-limit run ({on_slurm.path}):\n{show(rows)}\n")
