@@ -273,3 +273,41 @@ def test_random_search_baseline_is_the_hypergeometric_distribution_of_the_best()
     for bad in ({"n": 0}, {"n": 301}, {"n": 5, "q": 1.0}):
         with pytest.raises(ValueError):
             random_search_best_quantile(values, **bad)
+
+
+def test_the_trust_region_proposes_only_inside_its_region(tiny_space):
+    """Field report: replacing the body of propose_trust_region by random search left every test
+    green. The region, as documented: the trust_fraction of the untrained pool nearest (L1 over
+    the features) to the trust_centers best trials, at least 4 n members; every pick lies in it."""
+    pool = sobol_vectors(tiny_space, m=9, seed=1)
+    res = tiny_space.field_index("resolution")
+    trained = pool[:24]
+    acc = 50 + 15 * trained[:, res] + np.random.default_rng(0).normal(0, 0.5, 24)
+    keys, acc_arr, ok = _history(trained, acc)
+    cfg = SearchConfig.from_dict({"strategy": "trust_region", "pool": 128})
+    feats = Featurizer(tiny_space)
+    picks, name, info = propose(pool, feats, keys, acc_arr, ok, n=4, round_=1, band=0, cfg=cfg, seed=0)
+    available = np.arange(24, len(pool))
+    centers = feats.transform(trained[np.argsort(-acc_arr, kind="stable")[: cfg.trust_centers]])
+    dist = np.abs(feats.transform(pool[available])[:, None, :] - centers[None]).sum(axis=2).min(axis=1)
+    keep = max(4 * 4, int(np.ceil(cfg.trust_fraction * len(available))))
+    region = set(available[np.argsort(dist, kind="stable")[:keep]].tolist())
+    assert name == "trust_region" and info["trust_region"] == keep and keep < len(available) / 10
+    assert len(picks) == 4 and set(picks) <= region, sorted(set(picks) - region)
+
+
+@pytest.mark.parametrize("strategy", ["bo", "trust_region"])
+def test_a_strategy_that_fell_back_to_random_is_recorded_as_random(pool, tiny_space, strategy):
+    """Field report: with too few successful trials BO proposes at random, but the proposals (and
+    the history's proposer column) carried the configured strategy's name."""
+    keys, acc, ok = _history(pool[:4], [50, np.nan, np.nan, 55])  # 2 successes < 3
+    cfg = SearchConfig.from_dict({"strategy": strategy})
+    picks, name, info = propose(
+        pool, Featurizer(tiny_space), keys, acc, ok, n=3, round_=1, band=0, cfg=cfg, seed=0
+    )
+    assert name == "random" and info["fallback"] == "random (too few trials)" and len(picks) == 3
+    keys, acc, ok = _history(pool[:4], [50, 52, 51, 55])
+    assert (
+        propose(pool, Featurizer(tiny_space), keys, acc, ok, n=3, round_=1, band=0, cfg=cfg, seed=0)[1]
+        == strategy
+    )

@@ -232,12 +232,14 @@ def propose_trust_region(
     gp_seed: int,
     done_own: np.ndarray | None = None,
 ) -> tuple[list[int], dict[str, Any]]:
-    """BO restricted to the region around the best trials (after TuRBO, Eriksson et al., 2019).
+    """BO restricted to a region around the best trials (the idea of TuRBO, Eriksson et al., 2019,
+    without its adaptation: TuRBO's region grows after successes, shrinks after failures and
+    restarts; this one is a fixed share of the band).
 
     The region is the ``trust_fraction`` of ``available`` nearest (L1 distance of the features) to
     any of the ``trust_centers`` best trials overall or of the band's own (``done_own`` marks
-    them), at least ``4 n`` candidates; the GP is fitted to all trials. Stateless: the region follows from
-    the history alone.
+    them), at least ``4 n`` candidates; the GP is fitted to all trials. Stateless: the region
+    follows from the history alone.
     """
     if len(done_y) < cfg.min_points:
         return propose_bo(
@@ -272,7 +274,9 @@ def propose(
     history_own: np.ndarray | None = None,
 ) -> tuple[list[int], str, dict[str, Any]]:
     """Row indices into ``pool_vectors`` (shape (m, dim), Sobol order) for the next ``n`` trials,
-    the proposer's name and what it fitted.
+    the name of what proposed them (``sobol`` in the initial rounds; ``random`` when the strategy
+    fell back to random search for want of trials, with ``info["fallback"]`` saying why; else
+    ``search.strategy``) and what it fitted.
 
     ``history_*`` describe every trial the model may learn from (key = comma-joined encoding,
     score = accuracy in percent, ok = the trial succeeded, own = the trial is from this band;
@@ -304,7 +308,9 @@ def propose(
         gp_seed=gp_seed,
         done_own=own[ok],
     )
-    return picks, cfg.strategy, info | {"trials_seen": int(ok.sum())}
+    # the label is what proposed: a strategy that fell back to random search says so
+    proposer = "random" if "fallback" in info else cfg.strategy
+    return picks, proposer, info | {"trials_seen": int(ok.sum())}
 
 
 def propose_for_band(
