@@ -490,6 +490,7 @@ def fit(
                     checkpoints.save(_state(loop, epoch, es, curve, time.perf_counter() - t0))
                 return stop
 
+        before = resume.seen if resume is not None else 0  # images of this epoch trained before a resume
         running, seen, reason = train_epoch(loop, data, cfg, n_train, epoch, resume, save)
         resume = None
         if reason:
@@ -501,7 +502,7 @@ def fit(
             "train_loss": running / seen,
             "val_loss": val_loss,
             "val_top1": val_acc,
-            "images_per_s": seen / max(train_s, 1e-9),
+            "images_per_s": (seen - before) / max(train_s, 1e-9),  # this run's images and time only
             **peak_memory_mb(device),
         }
         curve.append(row)
