@@ -11,15 +11,36 @@ Slots are fixed by the config, so the DAG is known before any result: one per ti
 is a finalist when it is among the ``final.variants_per_family`` largest variants of its family
 inside some budget; the others, and tiers without a model, are skipped.
 
-Intervals: mean +- t(0.975, n - 1) x sd / sqrt(n) over seeds (Student's t; n = 2 seeds gives
-wide intervals, which is the honest answer for 2 seeds). Two models are *distinguishable* when
-their intervals do not overlap; only then is a latency ratio at matched accuracy reported.
+Statistics (:func:`seed_variance`, :func:`accuracy_interval`, :func:`difference_interval`). A
+finalist's test accuracy varies for two reasons: its training seed, and which images the test
+split happens to hold. Every finalist is scored on the *same* test images and each training keeps
+its per-image correctness (``test_correct``), so two models are compared image by image:
+
+- seed variance: the variance of one seed's accuracy around its model's mean, pooled over every
+  finalist with 2 or more seeds (one estimate with many degrees of freedom, instead of 1 per model
+  at 2 seeds; the assumption: seed noise is alike across these networks);
+- image variance: of the per-image difference of the two models' seed-averaged correctness,
+  divided by the number of test images (the paired term: images both get right or both get wrong
+  cancel, which gives the comparison far more power than the seeds alone);
+- difference = mean_A - mean_B, interval +- t(0.975, pooled df) x sqrt(seed variance x (1/s_A +
+  1/s_B) + image variance) (the two sources add by the law of total variance). Method: the paired
+  comparison on a shared test set (Dietterich 1998, "Approximate statistical tests for comparing
+  supervised classification learning algorithms") with the training-seed variance added as
+  Bouthillier et al. 2021 ("Accounting for variance in machine learning benchmarks") recommend.
+
+A verdict ("search more accurate" / "baseline more accurate") and a latency ratio at matched
+accuracy are given only when the difference's interval excludes 0. ``detectable_pts`` is the
+interval's half-width: the smallest difference this run could have told from 0. One model's
+accuracy interval is the same variance (seed variance / s + the variance of its per-image
+correctness / images) on the logit scale, so it stays inside [0, 100]. Finalists without per-image
+results (a table evaluator) use the seed term alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +66,89 @@ def interval(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[flo
     return mean, mean - half, mean + half
 
 
-def separated(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
-    """Whether two intervals (mean, lower, upper) do not overlap."""
-    if not all(np.isfinite([a[1], a[2], b[1], b[2]])):
-        return False
-    return a[1] > b[2] or b[1] > a[2]
+@dataclass(frozen=True)
+class Scores:
+    """One finalist's test results: ``seeds``, accuracy in % per seed, shape (s,); ``correct``, per
+    seed and test image, bool, shape (s, images), or None when a result lacks it."""
+
+    seeds: np.ndarray
+    correct: np.ndarray | None
+
+    @property
+    def mean(self) -> float:
+        return float(self.seeds.mean())
+
+    def per_image(self) -> np.ndarray | None:
+        """Seed-averaged correctness per test image, shape (images,), or None."""
+        return None if self.correct is None else self.correct.mean(axis=0)
+
+
+def collect_scores(results: list[dict[str, Any]]) -> dict[str, Scores]:
+    """The complete test results of each finalist slot; per-image correctness where every seed has it."""
+    from gpunas.training.train import unpack_correct
+
+    seeds: dict[str, list[float]] = {}
+    bits: dict[str, list[np.ndarray | None]] = {}
+    for r in results:
+        if r.get("status") == "complete" and r.get("test_top1") is not None:
+            seeds.setdefault(r["slot"], []).append(float(r["test_top1"]))
+            packed = r.get("test_correct")
+            bits.setdefault(r["slot"], []).append(unpack_correct(packed) if packed else None)
+    out = {}
+    for slot, acc in seeds.items():
+        rows = bits[slot]
+        same = all(b is not None for b in rows) and len({len(b) for b in rows}) == 1
+        out[slot] = Scores(np.array(acc), np.vstack(rows) if same else None)
+    return out
+
+
+def seed_variance(scores: dict[str, Scores]) -> tuple[float, int]:
+    """(variance of one seed's test accuracy around its model's mean, points^2; degrees of freedom),
+    pooled over every finalist with 2 or more seeds; (nan, 0) when none has 2."""
+    ss = sum(float(((s.seeds - s.mean) ** 2).sum()) for s in scores.values() if len(s.seeds) > 1)
+    df = sum(len(s.seeds) - 1 for s in scores.values() if len(s.seeds) > 1)
+    return (ss / df, df) if df else (float("nan"), 0)
+
+
+def _quantile(df: int, level: float) -> float:
+    return float(stats.t.ppf(0.5 + level / 2, df)) if df else float(stats.norm.ppf(0.5 + level / 2))
+
+
+def accuracy_interval(s: Scores, var_seed: float, df: int, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lower, upper) test accuracy in %, inside [0, 100]: the seed and image variance on the
+    logit scale (delta method). Without a seed variance (every finalist has 1 seed) the image term
+    alone; without per-image results the seed term alone; nan bounds when neither is known."""
+    mean = s.mean
+    var = var_seed / len(s.seeds) if np.isfinite(var_seed) else 0.0  # points^2
+    per_image = s.per_image()
+    if per_image is not None:
+        var += 1e4 * float(per_image.var(ddof=1)) / len(per_image) if len(per_image) > 1 else 0.0
+    if var == 0.0 and not (np.isfinite(var_seed) or per_image is not None):
+        return mean, float("nan"), float("nan")
+    n = len(per_image) if per_image is not None else 1000
+    p = min(max(mean / 100, 0.5 / n), 1 - 0.5 / n)  # away from 0 and 1, where the logit is infinite
+    half = _quantile(df, level) * np.sqrt(var) / 100 / (p * (1 - p))
+    logit = np.log(p / (1 - p))
+    lo, hi = (100 / (1 + np.exp(-(logit + k * half))) for k in (-1, 1))
+    return mean, float(lo), float(hi)
+
+
+def difference_interval(
+    a: Scores, b: Scores, var_seed: float, df: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """(mean_a - mean_b, lower, upper) in accuracy points: paired over the shared test images, plus
+    the pooled seed variance (module docstring). Unpaired results use the seed term alone; nan
+    bounds when there is no variance to go by."""
+    diff = a.mean - b.mean
+    var = var_seed * (1 / len(a.seeds) + 1 / len(b.seeds)) if np.isfinite(var_seed) else 0.0
+    pa, pb = a.per_image(), b.per_image()
+    paired = pa is not None and pb is not None and len(pa) == len(pb) and len(pa) > 1
+    if paired:
+        var += 1e4 * float((pa - pb).var(ddof=1)) / len(pa)
+    if not (np.isfinite(var_seed) or paired):
+        return diff, float("nan"), float("nan")
+    half = _quantile(df, level) * float(np.sqrt(var))
+    return diff, diff - half, diff + half
 
 
 def pick_finalists(
@@ -113,7 +212,7 @@ def pick_finalists(
 
 
 def _best_baseline_inside(
-    finalists: dict[str, dict[str, Any]], budget: float, stats_of: dict[str, tuple[float, float, float]]
+    finalists: dict[str, dict[str, Any]], budget: float, stats_of: dict[str, Any]
 ) -> tuple[int, dict[str, Any] | None]:
     """(how many baselines with results are inside ``budget``, the most accurate of them)."""
     inside = [
@@ -124,21 +223,22 @@ def _best_baseline_inside(
     return len(inside), max(inside, key=lambda f: stats_of[f["slot"]][0]) if inside else None
 
 
-def _verdict(h: tuple[float, float, float], b: tuple[float, float, float]) -> str:
-    if not separated(h, b):
+def _verdict(d: tuple[float, float, float]) -> str:
+    """From the difference (search - baseline) and its interval: a verdict only when it excludes 0."""
+    if not (np.isfinite(d[1]) and np.isfinite(d[2])) or d[1] <= 0 <= d[2]:
         return "not distinguishable"
-    return "search more accurate" if h[0] > b[0] else "baseline more accurate"
+    return "search more accurate" if d[0] > 0 else "baseline more accurate"
 
 
 def finalists_vs_baselines(
     finalists: dict[str, dict[str, Any]], results: list[dict[str, Any]], budgets: dict[str, float]
 ) -> pd.DataFrame:
-    """Per budget: the tier's model against the best baseline inside the budget, on the test split."""
-    acc: dict[str, list[float]] = {}
-    for r in results:
-        if r.get("status") == "complete" and r.get("test_top1") is not None:
-            acc.setdefault(r["slot"], []).append(float(r["test_top1"]))
-    stats_of = {slot: interval(v) for slot, v in acc.items()}
+    """Per budget: the tier's model against the best baseline inside the budget, on the test split:
+    each accuracy with its interval, the difference (search - baseline) with its paired interval,
+    the smallest detectable difference, and a verdict from the difference (module docstring)."""
+    scores = collect_scores(results)
+    var_seed, df = seed_variance(scores)
+    stats_of = {slot: accuracy_interval(s, var_seed, df) for slot, s in scores.items()}
     hubs = {f["tier"]: f for f in finalists.values() if f["kind"] == "hub" and not f["skip"]}
     rows = []
     for sub, budget in budgets.items():
@@ -149,7 +249,7 @@ def finalists_vs_baselines(
             row |= {
                 "search_arch": hub["arch"],
                 "search_ms": hub["predicted_ms"],
-                "search_seeds": len(acc[hub["slot"]]),
+                "search_seeds": len(scores[hub["slot"]].seeds),
                 "search_test_top1": h[0],
                 "search_ci_low": h[1],
                 "search_ci_high": h[2],
@@ -162,29 +262,48 @@ def finalists_vs_baselines(
                 "baseline_family": best["family"],
                 "baseline_arch": best["arch"],
                 "baseline_ms": best["predicted_ms"],
-                "baseline_seeds": len(acc[best["slot"]]),
+                "baseline_seeds": len(scores[best["slot"]].seeds),
                 "baseline_test_top1": b[0],
                 "baseline_ci_low": b[1],
                 "baseline_ci_high": b[2],
             }
             if h:
-                row["gain_pts"] = h[0] - b[0]
-                row["verdict"] = _verdict(h, b)
+                a_s, b_s = scores[hub["slot"]], scores[best["slot"]]
+                d = difference_interval(a_s, b_s, var_seed, df)
+                paired = a_s.correct is not None and b_s.correct is not None
+                row |= {
+                    "gain_pts": d[0],
+                    "gain_ci_low": d[1],
+                    "gain_ci_high": d[2],
+                    "detectable_pts": (d[2] - d[1]) / 2,
+                    "method": ("paired images + pooled seed variance" if paired else "pooled seed variance")
+                    + f" (df {df})",
+                    "verdict": _verdict(d),
+                }
                 if row["verdict"] != "not distinguishable":
-                    row["latency_ratio_at_matched_accuracy"] = matched_test_ratio(best, b, hubs, stats_of)
+                    row["latency_ratio_at_matched_accuracy"] = matched_test_ratio(
+                        best, b_s, hubs, scores, var_seed, df
+                    )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def matched_test_ratio(
     baseline: dict[str, Any],
-    b: tuple[float, float, float],
+    b: Scores,
     hubs: dict[str, Any],
-    stats_of: dict[str, tuple[float, float, float]],
+    scores: dict[str, Scores],
+    var_seed: float,
+    df: int,
 ) -> float:
-    """Baseline latency / latency of the fastest hub model whose interval lies wholly above or on the
-    baseline's mean (nan when none): above 1, the search reaches the accuracy faster."""
-    ok = [f for f in hubs.values() if f["slot"] in stats_of and stats_of[f["slot"]][1] >= b[0]]
+    """Baseline latency / latency of the fastest hub model whose difference to the baseline has an
+    interval wholly at or above 0 (at least as accurate, at 95%; nan when none): above 1, the search
+    reaches the accuracy faster."""
+    ok = [
+        f
+        for f in hubs.values()
+        if f["slot"] in scores and difference_interval(scores[f["slot"]], b, var_seed, df)[1] >= 0
+    ]
     if not ok:
         return float("nan")
     return float(baseline["predicted_ms"] / min(f["predicted_ms"] for f in ok))
@@ -214,24 +333,28 @@ def markdown(
         "# Finalists on the held-out test split",
         "",
         f"Every finalist retrained with the reference schedule ({schedule}) and {seeds} seeds; test top-1 (%)",
-        "as mean [95% t-interval over seeds]. The test split was never seen by training, search or",
-        "selection. Latency: corrected LUT prediction. A verdict and a latency ratio at matched accuracy",
-        "only when the intervals separate; otherwise 'not distinguishable'.",
+        "as mean [95% interval: pooled seed variance and test-image variance, on the logit scale]. The",
+        "difference (search - baseline) is compared image by image on the shared test split, plus the",
+        "pooled seed variance (Dietterich 1998; Bouthillier et al. 2021); 'detectable' is its interval's",
+        "half-width. The test split was never seen by training, search or selection. Latency: corrected",
+        "LUT prediction. A verdict and a latency ratio at matched accuracy only when the difference's",
+        "interval excludes 0; otherwise 'not distinguishable'.",
         "",
-        "| budget | search (hub) | search ms | best baseline inside | baseline | baseline ms | gain (pts) | verdict | latency ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| budget | search (hub) | search ms | best baseline inside | baseline | baseline ms | difference (pts) [95%] | detectable (pts) | verdict | latency ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.to_dict(orient="records"):
+        diff = _num(r.get("gain_pts"), "+.2f")
+        if diff != "-" and np.isfinite(r.get("gain_ci_low", np.nan)):
+            diff += f" [{r['gain_ci_low']:+.2f}, {r['gain_ci_high']:+.2f}]"
         lines.append(
             f"| {r['subspace']} < {r['budget_ms']:.3f} ms | {_ci(r, 'search_')} | {_num(r.get('search_ms'), '.3f')} | "
             f"{r.get('baseline') or '-'} | {_ci(r, 'baseline_')} | {_num(r.get('baseline_ms'), '.3f')} | "
-            f"{_num(r.get('gain_pts'), '+.2f')} | {r.get('verdict') or '-'} | "
+            f"{diff} | {_num(r.get('detectable_pts'), '.2f')} | {r.get('verdict') or '-'} | "
             f"{_num(r.get('latency_ratio_at_matched_accuracy'), '.2f')} |"
         )
-    by_slot: dict[str, list[float]] = {}
-    for res in results:
-        if res.get("test_top1") is not None:
-            by_slot.setdefault(res["slot"], []).append(res["test_top1"])
+    scores = collect_scores(results)
+    var_seed, df = seed_variance(scores)
     lines += [
         "",
         "## Every finalist",
@@ -242,9 +365,10 @@ def markdown(
     for slot, f in sorted(finalists.items()):
         if f["skip"]:
             continue
-        m, lo, hi = interval(by_slot.get(slot, []))
+        sc = scores.get(slot)
+        m, lo, hi = accuracy_interval(sc, var_seed, df) if sc else (float("nan"),) * 3
         name = f.get("variant") or f"hub {f['tier']}"
-        seeds_txt = ", ".join(f"{v:.2f}" for v in by_slot.get(slot, [])) or "-"
+        seeds_txt = ", ".join(f"{v:.2f}" for v in sc.seeds) if sc else "-"
         lines.append(
             f"| {slot} | {name} | {f['predicted_ms']:.3f} | {seeds_txt} | {_ci({'test_top1': m, 'ci_low': lo, 'ci_high': hi}, '')} |"
         )
@@ -259,15 +383,13 @@ def plot(
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    by_slot: dict[str, list[float]] = {}
-    for res in results:
-        if res.get("test_top1") is not None:
-            by_slot.setdefault(res["slot"], []).append(res["test_top1"])
+    scores = collect_scores(results)
+    var_seed, df = seed_variance(scores)
     families = sorted({f["family"] for f in finalists.values() if f["kind"] == "baseline"})
     for f in finalists.values():
-        if f["skip"] or f["slot"] not in by_slot:
+        if f["skip"] or f["slot"] not in scores:
             continue
-        m, lo, hi = interval(by_slot[f["slot"]])
+        m, lo, hi = accuracy_interval(scores[f["slot"]], var_seed, df)
         err = [[m - lo], [hi - m]] if np.isfinite(lo) else None
         if f["kind"] == "hub":
             ax.errorbar(
@@ -284,7 +406,7 @@ def plot(
     ]
     ax.legend(handles=handles, fontsize=8, loc="lower right")
     ax.set_xlabel("predicted latency (ms)")
-    ax.set_ylabel("test top-1 (%), mean and 95% interval over seeds")
+    ax.set_ylabel("test top-1 (%), mean and 95% interval (seeds and test images)")
     ax.set_title("Finalists on the held-out test split (grey: budgets)", fontsize=10)
     save_figure(fig, path)
 

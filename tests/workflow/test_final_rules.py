@@ -6,6 +6,8 @@ import json
 import pandas as pd
 import pytest
 
+from gpunas.training.train import unpack_correct
+
 from .test_search_rules import MINI
 
 FINAL = {
@@ -35,6 +37,8 @@ def test_three_seeds_per_finalist_on_the_test_split_with_intervals(workflow):
         assert all(r["status"] == "complete" and 0 <= r["test_top1"] <= 100 for r in runs)
         # the reference schedule, not the proxy's: 2 epochs where the search trained 1
         assert all(len(r["curve"]) == 2 for r in runs)
+        # each kept its per-image correctness on the test split (for the paired comparison)
+        assert all(len(unpack_correct(r["test_correct"])) == r["data"]["test"] for r in runs)
     table = pd.read_csv(res / "comparison.csv")
     hub_rows = table.dropna(subset=["search_test_top1"])
     assert len(hub_rows) and (hub_rows["search_seeds"] == 3).all()
@@ -43,5 +47,11 @@ def test_three_seeds_per_finalist_on_the_test_split_with_intervals(workflow):
     for r in table.dropna(subset=["baseline_test_top1"]).to_dict(orient="records"):
         assert r["baseline_ms"] < r["budget_ms"]  # the baseline really is inside the same budget
         assert r["verdict"] in ("search more accurate", "baseline more accurate", "not distinguishable")
+        # the difference's interval decides, and it is paired over the shared test images
+        assert r["gain_ci_low"] <= r["gain_pts"] <= r["gain_ci_high"]
+        assert (r["verdict"] == "not distinguishable") == (r["gain_ci_low"] <= 0 <= r["gain_ci_high"])
+        assert r["method"].startswith("paired images + pooled seed variance")
+    for col in ("search", "baseline"):  # every accuracy interval inside [0, 100]
+        assert table[f"{col}_ci_low"].dropna().ge(0).all() and table[f"{col}_ci_high"].dropna().le(100).all()
     md = (res / "comparison.md").read_text()
-    assert "3 seeds" in md and "95% t-interval" in md
+    assert "3 seeds" in md and "difference (pts) [95%]" in md and "Dietterich 1998" in md

@@ -150,6 +150,51 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     return out
 
 
+def evaluate_per_image(
+    model: nn.Module,
+    images: ImageSource,
+    labels: np.ndarray,
+    prep: Preprocess,
+    amp: Any,
+    batch: int = 256,
+    workers: int = 0,
+) -> tuple[float, float, np.ndarray]:
+    """(top-1 accuracy in %, mean cross-entropy, per-image correctness: bool, shape (images,), in
+    the split's order) of ``model`` on a split."""
+    model.eval()
+    hits, loss = [], 0.0
+    order = [list(range(lo, min(len(images), lo + batch))) for lo in range(0, len(images), batch)]
+    with torch.inference_mode():
+        for xb, yb in batch_loader(images, labels, order, workers, prep.device.type == "cuda"):
+            yb = yb.to(prep.device)
+            with amp():
+                logits = model(prep(xb)).float()
+            loss += F.cross_entropy(logits, yb, reduction="sum").item()
+            hits.append((logits.argmax(1) == yb).cpu().numpy())
+    correct = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
+    return 100.0 * float(correct.sum()) / len(images), loss / len(images), correct
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """Per-image correctness (bool, shape (images,)) as a compact string: ``"<images>:<hex>"``, the
+    hex of its bits packed 8 to a byte (``numpy.packbits``); 2,000 images take 504 characters."""
+    bits = np.asarray(correct, dtype=bool)
+    return f"{len(bits)}:{np.packbits(bits).tobytes().hex()}"
+
+
+def unpack_correct(text: str) -> np.ndarray:
+    """The inverse of :func:`pack_correct`: bool, shape (images,). Raises ``ValueError`` for a
+    string that is not ``"<images>:<hex>"`` with enough bits."""
+    count, sep, hexed = text.partition(":")
+    try:
+        n, raw = int(count), bytes.fromhex(hexed)
+    except ValueError as exc:
+        raise ValueError(f"per-image correctness {text[:40]!r}: not '<images>:<hex>'") from exc
+    if not sep or n < 0 or len(raw) != (n + 7) // 8:
+        raise ValueError(f"per-image correctness {text[:40]!r}: {len(raw)} bytes do not hold {n} images")
+    return np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=n).astype(bool)
+
+
 def evaluate(
     model: nn.Module,
     images: ImageSource,
@@ -160,17 +205,7 @@ def evaluate(
     workers: int = 0,
 ) -> tuple[float, float]:
     """(top-1 accuracy in %, mean cross-entropy) of ``model`` on a split."""
-    model.eval()
-    correct, loss = 0, 0.0
-    order = [list(range(lo, min(len(images), lo + batch))) for lo in range(0, len(images), batch)]
-    with torch.inference_mode():
-        for xb, yb in batch_loader(images, labels, order, workers, prep.device.type == "cuda"):
-            yb = yb.to(prep.device)
-            with amp():
-                logits = model(prep(xb)).float()
-            loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            correct += (logits.argmax(1) == yb).sum().item()
-    return 100.0 * correct / len(images), loss / len(images)
+    return evaluate_per_image(model, images, labels, prep, amp, batch, workers)[:2]
 
 
 def _norm(data: TrainingData) -> tuple[torch.Tensor, torch.Tensor]:
@@ -521,10 +556,11 @@ def fit(
     if test and status == "complete":
         if data.test is None or data.y_test is None:
             raise GpunasError("a test-split evaluation needs data.test_images > 0")
-        metrics["test_top1"], metrics["test_loss"] = evaluate(
+        metrics["test_top1"], metrics["test_loss"], correct = evaluate_per_image(
             model, data.test, data.y_test, loop.prep, loop.amp, workers=cfg.workers
         )
         metrics["data"]["test"] = len(data.test)
+        metrics["test_correct"] = pack_correct(correct)  # per image, for paired comparisons
     return metrics, model.cpu()
 
 
