@@ -1,7 +1,9 @@
 # Config validation first, then helpers (get_*, is_*). No rules here.
+import json
 import sys
+from pathlib import Path
 
-from gpunas.baselines.families import families_for, variants
+from gpunas.baselines.families import families_for
 from gpunas.config import check_config, resolve_paths, schema_path
 from gpunas.errors import GpunasError
 from gpunas.latency.partition import subspace_ids
@@ -46,19 +48,14 @@ FAMILIES = (
     else []
 )
 # Finalists: retrained with the reference schedule on the held-out test split (needs training and
-# a test split). Slots are known from the config: one per tier, one per baseline variant.
+# a test split); which networks is known once select_finalists (a checkpoint) has run.
 FINAL = config["final"]["enabled"] and TRAINS and config["data"]["test_images"] > 0
-FINALIST_SLOTS = [f"hub/{s}" for s in SUBSPACES] + (
-    list(variants(SPACE, FAMILIES, config["baselines"]["phis"])["slot"])
-    if BASELINES
-    else []
-)
 
 
 wildcard_constraints:
     device=r"[a-z0-9][a-z0-9\-]*",
     part=r"search|baselines",
-    finalist=r"hub/s\d+|baselines/[a-z0-9_]+/v\d{2}",
+    network=r"n[0-9a-f]{10}",
     seed=r"\d+",
     family=r"[a-z0-9_]+",
     shard=r"\d{3}",
@@ -187,7 +184,7 @@ def get_runtime(minutes):
 def get_training_runtime(wildcards, attempt):
     """Minutes of a training job x attempt: final.runtime for finalists (the reference schedule),
     train.runtime for candidates and baselines."""
-    key = "final" if "finalist" in wildcards.keys() else "train"
+    key = "final" if "network" in wildcards.keys() else "train"
     return config[key]["runtime"] * attempt
 
 
@@ -333,10 +330,12 @@ def get_baselines_design():
     return "results/baselines/baselines.json" if BASELINES else []
 
 
-def get_finalist_metrics():
+def get_finalist_metrics(wildcards):
+    """Every finalist training: each distinct network select_finalists chose, x final.seeds."""
+    doc = json.loads(Path(checkpoints.select_finalists.get().output.finalists).read_text())
     return [
-        f"results/final/{slot}/seed{k}/metrics.json"
-        for slot in FINALIST_SLOTS
+        f"results/final/networks/{net}/seed{k}/metrics.json"
+        for net in doc["networks"]
         for k in range(config["final"]["seeds"])
     ]
 

@@ -1,8 +1,10 @@
 # Final evaluation: the hub models and the baselines inside each budget retrained with the
 # reference schedule and several seeds, scored on the held-out test split, compared with intervals.
+# select_finalists is a checkpoint: the finalist trainings are planned from what it chose, one per
+# distinct network and seed (a network under several slots is trained once), none for empty slots.
 
 
-rule select_finalists:
+checkpoint select_finalists:
     input:
         hubs=get_hub_dirs(),
         baselines=get_baselines_design(),
@@ -26,16 +28,15 @@ use rule train_model as train_finalist with:
         space=get_space_path(),
         dataset=get_prepared_dataset(),
     output:
-        metrics="results/final/{finalist}/seed{seed}/metrics.json",
-        # empty when the slot has no finalist (a tier without a model, a variant not chosen)
-        weights="results/final/{finalist}/seed{seed}/weights.pt",
+        metrics="results/final/networks/{network}/seed{seed}/metrics.json",
+        weights="results/final/networks/{network}/seed{seed}/weights.pt",
     log:
-        "logs/train_finalist/{finalist}/seed{seed}.log",
+        "logs/train_finalist/{network}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train_finalist/{finalist}/seed{seed}.tsv"
+        "results/benchmarks/train_finalist/{network}/seed{seed}.tsv"
     params:
         kind="finalist",
-        key="{finalist}",
+        key="{network}",
         seed="{seed}",
         train=get_finalist_schedule(),
         attempts=get_train_attempts(),
@@ -46,7 +47,7 @@ use rule train_model as train_finalist with:
 rule compare_finalists:
     input:
         finalists="results/final/finalists.json",
-        metrics=get_finalist_metrics(),
+        metrics=get_finalist_metrics,
     output:
         table="results/final/comparison.csv",
         markdown="results/final/comparison.md",

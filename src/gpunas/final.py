@@ -6,10 +6,13 @@ The search and the hub's selection only ever see the validation split; the test 
 the maximum of noisy draws on the split that picked it. Every finalist is trained with the
 same reference schedule (``final.train`` over ``train``) and the same ``final.seeds`` seeds.
 
-Slots are fixed by the config, so the DAG is known before any result: one per tier
-(``hub/<tier>``) and one per baseline variant (``baselines/<family>/v<NN>``). A baseline variant
-is a finalist when it is among the ``final.variants_per_family`` largest variants of its family
-inside some budget; the others, and tiers without a model, are skipped.
+Slots: one per tier (``hub/<tier>``) and one per baseline variant (``baselines/<family>/v<NN>``).
+A baseline variant is a finalist when it is among the ``final.variants_per_family`` largest
+variants of its family inside some budget; the others, and tiers without a model, are skipped.
+Trainings: one per *distinct network* (:func:`network_key` of the architecture; the schedule is
+the same for all) and seed, planned once ``select_finalists`` (a Snakemake checkpoint) has chosen,
+so a network under several slots (one model winning two tiers) is trained once and reported under
+each, and no job exists for a skipped slot.
 
 Statistics (:func:`seed_variance`, :func:`accuracy_interval`, :func:`difference_interval`). A
 finalist's test accuracy varies for two reasons: its training seed, and which images the test
@@ -83,17 +86,18 @@ class Scores:
         return None if self.correct is None else self.correct.mean(axis=0)
 
 
-def collect_scores(results: list[dict[str, Any]]) -> dict[str, Scores]:
-    """The complete test results of each finalist slot; per-image correctness where every seed has it."""
+def collect_scores(results: list[dict[str, Any]], key: str = "slot") -> dict[str, Scores]:
+    """The complete test results of each finalist (by ``key``: ``slot``, or ``network`` to count a
+    network reported under several slots once); per-image correctness where every seed has it."""
     from gpunas.training.train import unpack_correct
 
     seeds: dict[str, list[float]] = {}
     bits: dict[str, list[np.ndarray | None]] = {}
     for r in results:
         if r.get("status") == "complete" and r.get("test_top1") is not None:
-            seeds.setdefault(r["slot"], []).append(float(r["test_top1"]))
+            seeds.setdefault(r[key], []).append(float(r["test_top1"]))
             packed = r.get("test_correct")
-            bits.setdefault(r["slot"], []).append(unpack_correct(packed) if packed else None)
+            bits.setdefault(r[key], []).append(unpack_correct(packed) if packed else None)
     out = {}
     for slot, acc in seeds.items():
         rows = bits[slot]
@@ -108,6 +112,15 @@ def seed_variance(scores: dict[str, Scores]) -> tuple[float, int]:
     ss = sum(float(((s.seeds - s.mean) ** 2).sum()) for s in scores.values() if len(s.seeds) > 1)
     df = sum(len(s.seeds) - 1 for s in scores.values() if len(s.seeds) > 1)
     return (ss / df, df) if df else (float("nan"), 0)
+
+
+def pooled_seed_variance(results: list[dict[str, Any]]) -> tuple[float, int]:
+    """:func:`seed_variance` over the distinct networks of ``results`` (a network reported under
+    several slots counts once; records without ``network`` count by slot)."""
+    if results and all("network" in r for r in results):
+        once = {(r["network"], r.get("seed")): r for r in results}  # one record per network and seed
+        return seed_variance(collect_scores(list(once.values()), "network"))
+    return seed_variance(collect_scores(results))
 
 
 def _quantile(df: int, level: float) -> float:
@@ -151,6 +164,36 @@ def difference_interval(
     return diff, diff - half, diff + half
 
 
+def network_key(arch: str) -> str:
+    """The key of a distinct finalist network: ``n`` and the first 10 hex digits of the SHA-256 of its
+    architecture string (every finalist trains with the same schedule, so the string decides)."""
+    import hashlib
+
+    return "n" + hashlib.sha256(arch.encode()).hexdigest()[:10]
+
+
+def distinct_networks(finalists: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The networks to train, by :func:`network_key`: each finalist that is not skipped, once per
+    distinct architecture, with the slots it is reported under (a network that wins several tiers,
+    or a baseline variant that is also a tier's model, is trained once)."""
+    out: dict[str, dict[str, Any]] = {}
+    for slot, f in sorted(finalists.items()):
+        if f["skip"]:
+            continue
+        net = out.setdefault(
+            f["network"], {"arch": f["arch"], "predicted_ms": f["predicted_ms"], "slots": []}
+        )
+        net["slots"].append(slot)
+    return out
+
+
+def results_by_slot(
+    networks: dict[str, dict[str, Any]], results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each network's results (records with ``network``) once under every slot it is reported under."""
+    return [r | {"slot": slot} for r in results for slot in networks[r["network"]]["slots"]]
+
+
 def pick_finalists(
     cards: list[dict[str, Any]], variants: list[dict[str, Any]], budgets: dict[str, float], per_family: int
 ) -> dict[str, dict[str, Any]]:
@@ -164,6 +207,7 @@ def pick_finalists(
                 "slot": slot,
                 "kind": "hub",
                 "arch": card["arch"],
+                "network": network_key(card["arch"]),
                 "predicted_ms": card["predicted_ms"],
                 "tier": card["subspace"],
                 "skip": False,
@@ -195,6 +239,7 @@ def pick_finalists(
                 "family": v["family"],
                 "variant": v["variant"],
                 "arch": v["arch"],
+                "network": network_key(v["arch"]),
                 "predicted_ms": v["predicted_ms"],
                 "budgets": sorted(chosen[slot]),
                 "skip": False,
@@ -237,7 +282,7 @@ def finalists_vs_baselines(
     each accuracy with its interval, the difference (search - baseline) with its paired interval,
     the smallest detectable difference, and a verdict from the difference (module docstring)."""
     scores = collect_scores(results)
-    var_seed, df = seed_variance(scores)
+    var_seed, df = pooled_seed_variance(results)
     stats_of = {slot: accuracy_interval(s, var_seed, df) for slot, s in scores.items()}
     hubs = {f["tier"]: f for f in finalists.values() if f["kind"] == "hub" and not f["skip"]}
     rows = []
@@ -354,7 +399,7 @@ def markdown(
             f"{_num(r.get('latency_ratio_at_matched_accuracy'), '.2f')} |"
         )
     scores = collect_scores(results)
-    var_seed, df = seed_variance(scores)
+    var_seed, df = pooled_seed_variance(results)
     lines += [
         "",
         "## Every finalist",
@@ -384,7 +429,7 @@ def plot(
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     scores = collect_scores(results)
-    var_seed, df = seed_variance(scores)
+    var_seed, df = pooled_seed_variance(results)
     families = sorted({f["family"] for f in finalists.values() if f["kind"] == "baseline"})
     for f in finalists.values():
         if f["skip"] or f["slot"] not in scores:

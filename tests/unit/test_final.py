@@ -2,6 +2,8 @@
 search never saw, with intervals inside [0, 100], and a verdict only when the interval of the
 difference, paired over the shared test images, excludes 0."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,9 +14,13 @@ from gpunas.final import (
     Scores,
     accuracy_interval,
     difference_interval,
+    distinct_networks,
     finalists_vs_baselines,
     interval,
+    network_key,
     pick_finalists,
+    pooled_seed_variance,
+    results_by_slot,
     seed_variance,
 )
 from gpunas.hub.select import pick_winner
@@ -195,3 +201,30 @@ def test_no_verdict_and_no_latency_ratio_while_the_difference_could_be_0():
     row = finalists_vs_baselines(fin, results, {"s0": 0.3}).iloc[0]
     assert row["gain_pts"] == pytest.approx(2.0) and row["gain_ci_low"] < 0 < row["gain_ci_high"]
     assert row["verdict"] == "not distinguishable" and pd.isna(row.get("latency_ratio_at_matched_accuracy"))
+
+
+def test_a_network_that_wins_several_tiers_is_trained_once_and_reported_under_each():
+    """Field report: hub s0 and s1 were the same network, trained and reported twice, and 42 of 70
+    finalist jobs only wrote 'skipped'. Now the trainings are the distinct networks; their results
+    are reported under every slot; the pooled seed variance counts each network once."""
+    cards = [{"subspace": s, "status": "ok", "arch": "same", "predicted_ms": 0.2} for s in ("s0", "s1")]
+    cards.append({"subspace": "s2", "status": "all_failed"})
+    variants = [{"family": "f", "variant": "f0", "arch": "other", "predicted_ms": 0.1, "slot": "baselines/f/v00"},
+                {"family": "f", "variant": "f9", "arch": "huge", "predicted_ms": 9.0, "slot": "baselines/f/v09"}]  # fmt: skip
+    fin = pick_finalists(cards, variants, {"s0": 0.25, "s1": 0.5, "s2": 0.75}, per_family=1)
+    nets = distinct_networks(fin)
+    assert {net: n["slots"] for net, n in nets.items()} == {
+        network_key("same"): ["hub/s0", "hub/s1"],
+        network_key("other"): ["baselines/f/v00"],
+    }  # no network for the failed tier or the variant inside no budget
+    assert network_key("same") == fin["hub/s0"]["network"] and re.fullmatch(
+        r"n[0-9a-f]{10}", network_key("same")
+    )
+    results = [{"network": network_key("same"), "seed": k, "status": "complete", "test_top1": v}
+               for k, v in enumerate((90.0, 92.0))]  # fmt: skip
+    results += [
+        {"network": network_key("other"), "seed": k, "status": "complete", "test_top1": 80.0} for k in (0, 1)
+    ]
+    by_slot = results_by_slot(nets, results)
+    assert sorted(r["slot"] for r in by_slot) == ["baselines/f/v00"] * 2 + ["hub/s0"] * 2 + ["hub/s1"] * 2
+    assert pooled_seed_variance(by_slot) == (1.0, 2)  # (1 + 1 + 0 + 0) / 2, not / 3

@@ -26,13 +26,23 @@ def test_three_seeds_per_finalist_on_the_test_split_with_intervals(workflow):
     workflow.config(**FINAL)
     workflow.run()
     res = workflow.path / "results" / "final"
-    finalists = json.loads((res / "finalists.json").read_text())["finalists"]
+    doc = json.loads((res / "finalists.json").read_text())
+    finalists, networks = doc["finalists"], doc["networks"]
     trained = {slot: f for slot, f in finalists.items() if not f["skip"]}
     assert any(f["kind"] == "hub" for f in trained.values()) and any(
         f["kind"] == "baseline" for f in trained.values()
     )
-    for slot in trained:
-        runs = [json.loads((res / slot / f"seed{s}" / "metrics.json").read_text()) for s in range(3)]
+    # one training per distinct network and seed, no job for an empty slot
+    assert sorted(networks) == sorted({f["network"] for f in trained.values()})
+    assert len(networks) == len({f["arch"] for f in trained.values()})  # one per distinct architecture
+    runs_on_disk = sorted(p.parts[-3] for p in res.glob("networks/*/seed*/metrics.json"))
+    assert runs_on_disk == sorted(n for n in networks for _ in range(3))
+    log = max((workflow.path / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
+    assert log.count("rule train_finalist:") == 3 * len(networks)
+    for net in networks:
+        runs = [
+            json.loads((res / "networks" / net / f"seed{s}" / "metrics.json").read_text()) for s in range(3)
+        ]
         assert len({r["seed"] for r in runs}) == 3  # three different seeds
         assert all(r["status"] == "complete" and 0 <= r["test_top1"] <= 100 for r in runs)
         # the reference schedule, not the proxy's: 2 epochs where the search trained 1

@@ -54,11 +54,11 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         copied=("arch", "variant", "phi", "predicted_ms"),
         score="val_top1",
     ),
-    # results/final/finalists.json: the finalists by slot, each trained with several seeds
+    # results/final/finalists.json: the distinct finalist networks, each trained with several seeds
     "finalist": EntryKind(
-        find=lambda doc, key: doc["finalists"].get(key),
-        ids=lambda doc, key, seed: {"slot": key, "seed": seed},
-        copied=("arch", "predicted_ms", "kind"),
+        find=lambda doc, key: doc["networks"][key] | {"skip": False} if key in doc["networks"] else None,
+        ids=lambda doc, key, seed: {"network": key, "seed": seed},
+        copied=("arch", "predicted_ms", "slots"),
         score="test_top1",
         test=True,
     ),
