@@ -195,19 +195,6 @@ def unpack_correct(text: str) -> np.ndarray:
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=n).astype(bool)
 
 
-def evaluate(
-    model: nn.Module,
-    images: ImageSource,
-    labels: np.ndarray,
-    prep: Preprocess,
-    amp: Any,
-    batch: int = 256,
-    workers: int = 0,
-) -> tuple[float, float]:
-    """(top-1 accuracy in %, mean cross-entropy) of ``model`` on a split."""
-    return evaluate_per_image(model, images, labels, prep, amp, batch, workers)[:2]
-
-
 def _norm(data: TrainingData) -> tuple[torch.Tensor, torch.Tensor]:
     if data.mean is not None and data.std is not None:
         mean, std = torch.tensor(data.mean), torch.tensor(data.std)
@@ -531,7 +518,9 @@ def fit(
         if reason:
             break
         train_s = time.perf_counter() - started
-        val_acc, val_loss = evaluate(model, data.val, data.y_val, loop.prep, loop.amp, workers=cfg.workers)
+        val_acc, val_loss, _ = evaluate_per_image(
+            model, data.val, data.y_val, loop.prep, loop.amp, workers=cfg.workers
+        )
         row = {
             "epoch": epoch + 1,
             "train_loss": running / seen,
