@@ -332,7 +332,8 @@ def get_baselines_design():
 
 def get_finalist_metrics(wildcards):
     """Every finalist training: each distinct network select_finalists chose, x final.seeds."""
-    doc = json.loads(Path(checkpoints.select_finalists.get().output.finalists).read_text())
+    chosen = checkpoints.select_finalists.get().output.finalists
+    doc = json.loads(Path(chosen).read_text())
     return [
         f"results/final/networks/{net}/seed{k}/metrics.json"
         for net in doc["networks"]
