@@ -123,6 +123,11 @@ def pooled_seed_variance(results: list[dict[str, Any]]) -> tuple[float, int]:
     return seed_variance(collect_scores(results))
 
 
+def scored(results: list[dict[str, Any]]) -> tuple[dict[str, Scores], float, int]:
+    """Each slot's :class:`Scores` and the pooled seed variance with its degrees of freedom."""
+    return (collect_scores(results), *pooled_seed_variance(results))
+
+
 def _quantile(df: int, level: float) -> float:
     return float(stats.t.ppf(0.5 + level / 2, df)) if df else float(stats.norm.ppf(0.5 + level / 2))
 
@@ -281,8 +286,7 @@ def finalists_vs_baselines(
     """Per budget: the tier's model against the best baseline inside the budget, on the test split:
     each accuracy with its interval, the difference (search - baseline) with its paired interval,
     the smallest detectable difference, and a verdict from the difference (module docstring)."""
-    scores = collect_scores(results)
-    var_seed, df = pooled_seed_variance(results)
+    scores, var_seed, df = scored(results)
     stats_of = {slot: accuracy_interval(s, var_seed, df) for slot, s in scores.items()}
     hubs = {f["tier"]: f for f in finalists.values() if f["kind"] == "hub" and not f["skip"]}
     rows = []
@@ -398,8 +402,7 @@ def markdown(
             f"{diff} | {_num(r.get('detectable_pts'), '.2f')} | {r.get('verdict') or '-'} | "
             f"{_num(r.get('latency_ratio_at_matched_accuracy'), '.2f')} |"
         )
-    scores = collect_scores(results)
-    var_seed, df = pooled_seed_variance(results)
+    scores, var_seed, df = scored(results)
     lines += [
         "",
         "## Every finalist",
@@ -428,8 +431,7 @@ def plot(
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    scores = collect_scores(results)
-    var_seed, df = pooled_seed_variance(results)
+    scores, var_seed, df = scored(results)
     families = sorted({f["family"] for f in finalists.values() if f["kind"] == "baseline"})
     for f in finalists.values():
         if f["skip"] or f["slot"] not in scores:
