@@ -1,13 +1,16 @@
 # Final validation: each hub model measured end to end on the target runtime (TensorRT FP16 on a
-# GPU with TensorRT, PyTorch CUDA without it, ONNX Runtime on CPU) against its LUT prediction.
+# GPU with TensorRT, PyTorch CUDA without it, ONNX Runtime on CPU) against its LUT prediction,
+# beside fidelity networks re-timed to measure the machine's drift since the LUT.
 
 
 rule validate_hub:
     input:
         hubs=get_hub_dirs(),
         lut=get_lut(),
+        fidelity=get_fidelity(),
     output:
         table="results/validation/validation.csv",
+        drift="results/validation/drift.json",
         plot=report(
             "results/validation/validation.png",
             caption="../report/validation_plot.rst",
@@ -30,6 +33,5 @@ rule validate_hub:
         validation=lookup(dpath="validation", within=config),
         slug=SLUG,
         seed=lookup(dpath="seed", within=config),
-        networks_cache=f"results/lut/{SLUG}/networks.parquet",
     script:
         "../workflow_scripts/validate_hub.py"

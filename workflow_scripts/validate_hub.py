@@ -12,7 +12,8 @@ run_step(
     validation=snakemake.params.validation,
     slug=snakemake.params.slug,
     seed=snakemake.params.seed,
-    cache=snakemake.params.networks_cache,
+    fidelity=snakemake.input.fidelity or None,
     output_csv=snakemake.output.table,
+    output_json=snakemake.output.drift,
     output_png=snakemake.output.plot,
 )

@@ -242,8 +242,12 @@ def test_time_limit_with_attempts_left_resumes_on_the_next_attempt(
 def test_node_failure_requeues_the_job_which_resumes_and_nothing_finished_is_redone(
     slurm_cluster, latency_phase, tmp_path, capsys
 ):
-    # two rounds of one training: round 0's finishes, the node crashes under round 1's
-    workflow = with_latency_phase(tmp_path, latency_phase, search={**BASE["search"], "rounds": 2})
+    # two rounds of one training: round 0's finishes, the node crashes under round 1's. 8 epochs
+    # (~50 s on one core), so that a periodic checkpoint (every 6 s) comes well before the end
+    # whichever network round 1 proposes (with 3 epochs a small one ended before its first).
+    train = {**BASE["train"], "epochs": 8}
+    search = {**BASE["search"], "rounds": 2}
+    workflow = with_latency_phase(tmp_path, latency_phase, search=search, train=train)
     since = since_now()
     # The plugin keeps the failed node out of every later submission of the run; on this one-node
     # cluster a later job would never start, so the run stops at the search's history.
@@ -267,7 +271,7 @@ def test_node_failure_requeues_the_job_which_resumes_and_nothing_finished_is_red
         "rule_train_candidate_wildcards_s0_01_00": ["NODE_FAIL", "COMPLETED"],  # requeued by Slurm
     }
     log = (trial / "train.log").read_text()
-    assert "resumed from" in log and "epoch 3/3" in log
+    assert "resumed from" in log and "epoch 8/8" in log
     history = pd.read_parquet(workflow.path / "results/search/s0/history_r01.parquet")
     assert list(history["status"]) == ["complete", "complete"]
 

@@ -92,8 +92,19 @@ def test_search_end_to_end_with_failures(workflow):
     val = pd.read_csv(res / "validation/validation.csv")
     assert list(val["model"]) == ["s0", "s1"] and (val["backend"] == "onnxruntime").all()
     assert (val["measured_ms"] > 0).all() and val["error_pct"].notna().all()
-    assert set(val["inside_budget"]) <= {"yes", "no"}
-    assert ((val["measured_ms"] < val["budget_ms"]) == (val["inside_budget"] == "yes")).all()
+    assert set(val["inside_budget"]) <= {"yes", "no", "undecided"}
+    assert ((val["low_ms"] <= val["measured_ms"]) & (val["measured_ms"] <= val["high_ms"])).all()
+    lut_time = val[["low_ms", "high_ms"]].div(val["drift"], axis=0)  # the interval in the LUT's time
+    verdict = np.where(lut_time["high_ms"] < val["budget_ms"], "yes",
+                       np.where(lut_time["low_ms"] >= val["budget_ms"], "no", "undecided"))  # fmt: skip
+    assert list(val["inside_budget"]) == list(verdict)
+    # the drift since the LUT, on fidelity networks re-timed beside the hub models
+    drift = json.loads((res / "validation/drift.json").read_text())
+    fidelity = json.loads(next((res / "lut").glob("*/fidelity.json")).read_text())
+    refs = drift["reference_networks"]
+    assert drift["references"] == len(refs) == min(3, len(fidelity["rows"])) and refs
+    assert {r["arch"] for r in refs} <= {r["arch"] for r in fidelity["rows"]}
+    assert all(r["now_ms"] > 0 for r in refs) and (val["drift"] == drift["applied"]).all()
 
     # baselines: picked inside each budget, trained with the same proxy, compared per budget
     picks = json.loads((res / "baselines/baselines.json").read_text())["picks"]

@@ -14,24 +14,28 @@ from gpunas.latency.protocol import Protocol, measure
 log = logging.getLogger(__name__)
 
 
+def exported_runner(arch: Any, classes: int, backend: Any) -> Any:
+    """A runner of ``arch`` (an :class:`~gpunas.arch.Architecture`) as it ships: the ONNX export of
+    the built model with ``classes`` outputs (untrained weights: latency does not depend on them)."""
+    from gpunas.models.builder import build_model
+    from gpunas.models.export import onnx_bytes
+
+    model = build_model(arch, classes)
+    shape = [backend.batch, arch.in_channels, arch.resolution, arch.resolution]
+    return backend.exported(onnx_bytes(model, arch.resolution), lambda: model, shape)
+
+
 def measure_exported(
     archs: list[Any], classes: int, backend: Any, protocol: Protocol, store: NetworkCache
 ) -> pd.DataFrame:
     """Latency of each architecture's exported model (the ONNX that ships), cached by architecture."""
-    from gpunas.models.builder import build_model
-    from gpunas.models.export import onnx_bytes
-
     keys = [network_key(a.to_string(), classes) for a in archs]
     known = store.lookup(keys)
     todo = [a for a, k in zip(archs, keys, strict=True) if k not in known]
     if todo:
-
-        def prepare(arch: Any) -> Any:
-            model = build_model(arch, classes)
-            shape = [backend.batch, arch.in_channels, arch.resolution, arch.resolution]
-            return backend.exported(onnx_bytes(model, arch.resolution), lambda: model, shape)
-
-        stats = measure(todo, prepare, protocol, label="exported networks")
+        stats = measure(
+            todo, lambda a: exported_runner(a, classes, backend), protocol, label="exported networks"
+        )
         stats.insert(0, "key", [network_key(a.to_string(), classes) for a in todo])
         stats["measured_at"] = store.conditions["date"]
         store.add(stats)

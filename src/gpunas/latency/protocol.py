@@ -6,6 +6,10 @@ median over rounds (interleaving spreads slow phases of a shared machine over al
 its dispersion is recorded as the median absolute deviation and the coefficient of variation of
 the round medians. Items are prepared in chunks so that at most ``chunk`` runners are alive.
 
+``pause_s`` (default 0) sleeps between rounds, so that the rounds spread over a longer time and a
+burst of other work on the machine reaches fewer of them (the validation uses it): the median over
+rounds resists a burst that reaches fewer than half of them.
+
 Noise is acted on: an item whose coefficient of variation exceeds ``max_cv`` is measured again
 (``repeats`` more rounds, at most ``remeasure`` times) and its statistics are taken over all its
 rounds; an item still above ``max_cv`` after that is flagged ``noisy``, and :func:`noise_summary`
@@ -74,23 +78,28 @@ class Protocol:
     seed: int = 0
     max_cv: float = 0.10  # re-measure an item whose CV of round medians exceeds this
     remeasure: int = 2  # at most this many extra passes of `repeats` rounds
+    pause_s: float = 0.0  # seconds of sleep between rounds (spreads them over time)
 
     def __post_init__(self) -> None:
         for name in ("repeats", "warmup", "runs", "chunk"):
             if getattr(self, name) < (0 if name == "warmup" else 1):
                 raise GpunasError(f"protocol.{name} must be positive, got {getattr(self, name)}")
+        if self.pause_s < 0:
+            raise GpunasError(f"protocol.pause_s must be >= 0, got {self.pause_s}")
         if self.repeats < 5:
             raise GpunasError(f"protocol.repeats must be >= 5 (interleaved medians), got {self.repeats}")
 
     def as_dict(self) -> dict[str, Any]:
-        """What defines a measurement (the chunk size does not)."""
-        return {
+        """What defines a measurement (the chunk size does not; a pause only when there is one, so
+        the tables measured before it existed stay comparable)."""
+        out = {
             "repeats": self.repeats,
             "warmup": self.warmup,
             "runs": self.runs,
             "max_cv": self.max_cv,
             "remeasure": self.remeasure,
         }
+        return out | ({"pause_s": self.pause_s} if self.pause_s else {})
 
 
 # the columns ``measure`` returns, also when it had nothing to measure
@@ -116,7 +125,9 @@ def _interleaved(
     ``runs`` timed executions after ``warmup`` untimed ones, once a round."""
     runners = {int(i): prepare(items[int(i)]) for i in idx}
     medians: dict[int, list[float]] = {int(i): [] for i in idx}
-    for _ in range(protocol.repeats):
+    for r in range(protocol.repeats):
+        if r and protocol.pause_s:
+            time.sleep(protocol.pause_s)
         for i in rng.permutation(np.asarray(idx)):
             medians[int(i)].append(float(np.median(runners[int(i)].time(protocol.runs, protocol.warmup))))
     return medians
@@ -189,17 +200,22 @@ def measure(
     protocol: Protocol,
     label: str = "items",
     chunks: ChunkStore | None = None,
+    keep_rounds: bool = False,
 ) -> pd.DataFrame:
     """Latency statistics (ms) of ``items``, one row each, in the order given.
 
     ``chunks``: where each finished chunk's round medians are kept, so that a job cut off (a time
     limit, a kill) resumes from the chunks it finished instead of measuring them again.
+    ``keep_rounds``: add a column ``rounds_ms``, each item's round medians (a list, ms), from
+    which an interval of its median can be computed.
     """
     rounds = _first_pass(items, prepare, protocol, label, chunks)
     extra, passes = _remeasure(rounds, items, prepare, protocol, label)
     rows = []
+    kept = []
     for i in range(len(items)):
         r = np.concatenate([rounds[i], extra[i]])
+        kept.append([float(x) for x in r])
         med = float(np.median(r))
         rows.append(
             {
@@ -212,7 +228,10 @@ def measure(
                 "noisy": bool(_cv(r) > protocol.max_cv),
             }
         )
-    return pd.DataFrame(rows, columns=list(STATS_COLUMNS)).astype(STATS_COLUMNS)
+    stats = pd.DataFrame(rows, columns=list(STATS_COLUMNS)).astype(STATS_COLUMNS)
+    if keep_rounds:
+        stats["rounds_ms"] = pd.Series(kept, dtype=object)
+    return stats
 
 
 def _cv(rounds: np.ndarray) -> float:

@@ -45,6 +45,7 @@ def protocol_from(p: dict[str, Any], seed: int) -> Protocol:
         seed=seed,
         max_cv=p.get("max_cv", 0.1),
         remeasure=p.get("remeasure", 2),
+        pause_s=p.get("pause_s", 0.0),
     )
 
 

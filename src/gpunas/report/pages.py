@@ -71,11 +71,31 @@ def space_page(summary: str | Path, output: str | Path) -> None:
 def validation_page(table: str | Path, output: str | Path) -> None:
     df = pd.read_csv(table)
     breakers = df["inside_budget"].eq("no")
+    undecided = int(df["inside_budget"].eq("undecided").sum())
     note = (
         f"<p><b style='color:#900'>{int(breakers.sum())} model(s) measured over budget</b> (red rows).</p>"
         if breakers.any()
-        else "<p>Every validated model measured inside its budget.</p>"
+        else "<p>No validated model measured over its budget.</p>"
     )
+    if undecided:
+        note += (
+            f"<p>{undecided} model(s) <b>undecided</b>: the interval of the measured median straddles "
+            "the budget (more repeats, or a quieter machine, would decide).</p>"
+        )
+    drift_file = Path(table).with_name("drift.json")
+    if drift_file.exists():
+        drift = json.loads(drift_file.read_text())
+        refs = "".join(
+            f"<tr><td class='l'>{html.escape(r['arch'][:60])}</td><td>{r['then_ms']:.4f}</td>"
+            f"<td>{r['now_ms']:.4f}</td><td>{r['now_ms'] / r['then_ms']:.3f}</td></tr>"
+            for r in drift.get("reference_networks", [])
+        )
+        note += f"<p><b>Drift since the LUT</b>: {html.escape(drift['reason'])}</p>" + (
+            "<table><tr><th>reference network</th><th>fidelity (ms)</th><th>now (ms)</th><th>ratio</th></tr>"
+            f"{refs}</table>"
+            if refs
+            else ""
+        )
     from gpunas.validation import COLUMNS
 
     cols = [
