@@ -7,14 +7,16 @@ followed by a short search (1 round of 2 trainings per sub-space; the search is 
 measured) and the validation:
 
 - ``quiet``: everything alone (the reference: no drift expected);
-- ``hog``: the latency phase with ``--hog`` busy processes beside it, the rest alone.
+- ``hog``: the latency phase with ``--hog`` busy processes beside it, the rest alone;
+- ``quiet_no_pause``: as ``quiet`` with the validation's repeats back to back (``pause_s: 0``):
+  how much of a drift the validation protocol itself causes, which the references cancel.
 
 For each it records the drift the validation measured on the re-timed fidelity networks (ratios,
 uniform or not, applied or not, the reason), and every hub model's error against its prediction
 before the drift (``error_raw_pct``) and after it (``error_pct``), its interval and verdict, in
 ``results/latency_drift.json``.
 
-    python benchmarks/bench_latency_drift.py              # ~10 minutes on 2 cores
+    python benchmarks/bench_latency_drift.py [--runs quiet,hog,quiet_no_pause]   # ~3 minutes each
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ def _busy() -> None:
         pass
 
 
-def _config(work: Path) -> None:
+def _config(work: Path, pause_s: float | None) -> None:
     path = work / "config" / "config.yaml"
     cfg = yaml.safe_load(path.read_text())
     for section, values in OVERRIDES.items():
         cfg[section] = {**cfg.get(section, {}), **values}
+    if pause_s is not None:
+        cfg["validation"]["protocol"] = {**cfg["validation"].get("protocol", {}), "pause_s": pause_s}
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
@@ -68,14 +72,14 @@ def _snakemake(work: Path, *args: str) -> float:
     return time.perf_counter() - t0
 
 
-def one_run(hog: int) -> dict:
+def one_run(hog: int, pause_s: float | None = None) -> dict:
     """The latency phase (beside ``hog`` busy processes), then search, hub and validation alone."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for part in PARTS:
             src = ROOT / part
             (shutil.copytree if src.is_dir() else shutil.copy)(src, work / part)
-        _config(work)
+        _config(work, pause_s)
         hogs = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(hog)]
         for h in hogs:
             h.start()
@@ -95,6 +99,7 @@ def one_run(hog: int) -> dict:
                 "error_raw_pct", "error_pct", "budget_ms", "inside_budget"]  # fmt: skip
         return {
             "latency_phase": f"beside {hog} busy processes" if hog else "alone",
+            "validation_protocol": drift["protocol"],
             "latency_phase_s": round(latency_s, 1),
             "search_hub_validation_s": round(rest_s, 1),
             "fidelity_noise": fidelity.get("noise", {}).get("summary") or "not noisy",
@@ -110,19 +115,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hog", type=int, default=2, help="busy processes beside the hog run's latency phase")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latency_drift.json")
+    ap.add_argument("--runs", default="quiet,hog,quiet_no_pause", help="which runs (others kept from --out)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     result = {
         "machine": "2 cores, no GPU",
         "config": "config/config.yaml with " + json.dumps(OVERRIDES),
-        "runs": {},
+        "runs": json.loads(args.out.read_text())["runs"] if args.out.exists() else {},
     }
-    for name, hog in (("quiet", 0), ("hog", args.hog)):
-        result["runs"][name] = one_run(hog)
+    variants = {"quiet": (0, None), "hog": (args.hog, None), "quiet_no_pause": (0, 0.0)}
+    for name in args.runs.split(","):
+        result["runs"][name] = one_run(*variants[name])
         r = result["runs"][name]
         log.info("%s: %s; median |error| %.1f%% before the drift, %.1f%% after", name, r["drift"]["reason"],
                  r["median_abs_error_raw_pct"], r["median_abs_error_pct"])  # fmt: skip
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
