@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from gpunas.arch import format_number
 from gpunas.errors import GpunasError
@@ -95,22 +96,24 @@ def _hub_list(args: argparse.Namespace) -> int:
     cards = sorted(hub.glob("*/card.json"), key=lambda p: int(p.parent.name.lstrip("s") or 0))
     if not cards:
         raise GpunasError(f"{hub}: no hub cards (run the workflow first: snakemake --cores 2)")
-    measured: dict[str, float] = {}
+    measured: dict[str, dict[str, Any]] = {}
     validation = Path(args.results) / "validation" / "validation.csv"
     if validation.exists():
         import pandas as pd
 
-        val = pd.read_csv(validation)
-        measured = dict(zip(val["model"].astype(str), val["measured_ms"], strict=False))
+        val = pd.read_csv(validation).dropna(subset=["measured_ms"])
+        measured = {str(r["model"]): r for r in val.to_dict(orient="records")}
     tiers = [json.loads(c.read_text()) for c in cards]
     for t in tiers:
-        t["measured_ms"] = measured.get(t["subspace"])
+        v = measured.get(t["subspace"], {})
+        t["measured_ms"] = v.get("measured_ms")
+        t["inside_budget"] = v.get("inside_budget")  # yes / no / undecided (validation's interval)
     if args.json:
         sys.stdout.write(json.dumps(tiers, indent=2) + "\n")
         return 0
     sys.stdout.write(
         f"{'tier':<5}{'budget':>12}{'status':>12}{'top-1 %':>9}{'pred ms':>10}{'used':>6}{'meas ms':>10}"
-        f"{'band':>6}{'params':>11}  arch\n"
+        f"{'inside':>10}{'band':>6}{'params':>11}  arch\n"
     )
     for t in tiers:
         ok = t["status"] == "ok"
@@ -122,7 +125,8 @@ def _hub_list(args: argparse.Namespace) -> int:
         params = f"{t['params']:,}" if ok and t.get("params", -1) >= 0 else "-"
         what = t.get("arch") if ok else t.get("reason", "")
         sys.stdout.write(
-            f"{t['subspace']:<5}{t['name']:>12}{t['status']:>12}{acc:>9}{pred:>10}{used:>6}{meas:>10}{band:>6}"
+            f"{t['subspace']:<5}{t['name']:>12}{t['status']:>12}{acc:>9}{pred:>10}{used:>6}{meas:>10}"
+            f"{t.get('inside_budget') or '-':>10}{band:>6}"
             f"{params:>11}  {what}\n"
         )
     return 0

@@ -1,5 +1,7 @@
 import json
 
+import pandas as pd
+
 from gpunas.cli import main
 from gpunas.latency.keys import KEY_LAYOUT
 
@@ -65,9 +67,14 @@ def test_hub_list_and_lut_show(tmp_path, capsys, tiny_space):
     }.items():  # fmt: skip
         (tmp_path / "hub" / sub).mkdir(parents=True)
         (tmp_path / "hub" / sub / "card.json").write_text(json.dumps(card))
+    (tmp_path / "validation").mkdir()
+    pd.DataFrame(
+        {"model": ["s0", "s1"], "measured_ms": [0.21, None], "inside_budget": ["undecided", None]}
+    ).to_csv(tmp_path / "validation" / "validation.csv", index=False)
     assert main(["hub", "list", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].split()[:6] == ["s0", "<", "0.2", "ms", "ok", "81.50"]
+    assert out[1].split()[:9] == ["s0", "<", "0.2", "ms", "ok", "81.50", "0.1500", "-", "0.2100"]
+    assert out[1].split()[9] == "undecided"  # the validation's budget verdict
     assert "empty" in out[2] and "no sampled candidate" in out[2]
     assert main(["hub", "list", str(tmp_path), "--json"]) == 0
     assert [t["status"] for t in json.loads(capsys.readouterr().out)] == ["ok", "empty"]
