@@ -1,0 +1,111 @@
+"""Compound scaling and latency-aware compound scaling (gpunas.scaling.compound)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gpunas.arch import Architecture
+from gpunas.errors import GpunasError
+from gpunas.nvidia import released_models
+from gpunas.scaling.compound import (
+    Coefficients,
+    choose,
+    coefficient_grid,
+    family,
+    latency_reward,
+    resolution_step,
+    scale_architecture,
+    stage_steps,
+)
+
+
+def test_grid_holds_the_flops_budget_and_efficientnets_point():
+    grid = coefficient_grid(step=0.05, target=2.0, band=0.1)
+    assert grid and all(abs(c.flops_factor / 2 - 1) <= 0.1 for c in grid)
+    assert len({(c.alpha, c.beta, c.gamma) for c in grid}) == len(grid)
+    # EfficientNet's own (1.2, 1.1, 1.15) and a depth-only point are on it
+    assert Coefficients(1.2, 1.1, 1.15) in grid and Coefficients(2.0, 1.0, 1.0) in grid
+    assert all(c.beta <= 1.5 and c.gamma <= 1.5 for c in grid)
+    with pytest.raises(GpunasError, match="step > 0"):
+        coefficient_grid(step=0)
+
+
+def test_efficientnet_x_gpu_family_ratio():
+    # the released GPU family's fit (issue 24): 1.300 / 1.158 / 1.071, about 1 : 0.56 : 0.26 in log
+    c = Coefficients(1.300, 1.158, 1.071)
+    assert c.log_ratio == pytest.approx((1.0, 0.56, 0.26), abs=0.01)
+    assert c.flops_factor == pytest.approx(2.0, rel=0.02)
+    with pytest.raises(GpunasError, match="alpha must be >= 1"):
+        Coefficients(0.9, 1.0, 1.0)
+
+
+def test_scaled_members_stay_in_the_spaces_grammar_and_round_trip(tiny_space):
+    base = tiny_space.decode([0] * 41)
+    steps, res_step = stage_steps(tiny_space, base), resolution_step(tiny_space)
+    assert res_step == 16 and steps[2] == 8 and steps[6] == 32
+    assert scale_architecture(base, Coefficients(1.3, 1.15, 1.07), 0, steps, res_step) == base
+    members = family(base, Coefficients(1.3, 1.15, 1.07), 3, steps, res_step)
+    assert [phi for phi, _ in members] == [1, 2, 3]
+    previous = base
+    for phi, arch in members:
+        assert Architecture.from_string(arch.to_string()) == arch  # the string round-trips
+        assert arch.resolution % 16 == 0 and arch.resolution >= previous.resolution
+        for st, st0 in zip(arch.stages, base.stages, strict=True):
+            assert st.out_channels % steps[st.index] == 0 and st.out_channels >= st0.out_channels
+            expected = st0.layers if st.index == 0 else math.ceil(st0.layers * 1.3**phi - 1e-9)
+            assert st.layers == expected
+        previous = arch
+    # phi 1 of a narrow base stays inside the tiny space: the vector round-trips too
+    small = scale_architecture(base, Coefficients(1.0, 1.0, 1.4), 1, steps, res_step)
+    assert small.resolution == 48
+    assert tiny_space.decode(tiny_space.encode(small)) == small
+
+
+def test_released_gpunet_scales_and_its_string_round_trips():
+    gpunet0 = released_models()["GPUNet-0"]
+    grown = scale_architecture(gpunet0, Coefficients(1.3, 1.158, 1.071), 1, res_step=32)
+    assert Architecture.from_string(grown.to_string()) == grown
+    assert grown.resolution == round(gpunet0.resolution * 1.071 / 32) * 32
+    assert sum(s.layers for s in grown.stages) > sum(s.layers for s in gpunet0.stages)
+    with pytest.raises(GpunasError, match="phi must be >= 0"):
+        scale_architecture(gpunet0, Coefficients(1.3, 1.1, 1.1), -1)
+
+
+def test_grid_search_recovers_depth_when_depth_pays_most():
+    """A synthetic accuracy where depth pays most (per unit of log FLOPs: depth 10, width 3 per 2
+    units, resolution 2 per 2 units) and a latency where width costs most: both rules pick a
+    depth-heavy point; the latency-aware one at least as depth-heavy."""
+    grid = coefficient_grid(step=0.05, target=2.0, band=0.05)
+    points = []
+    for c in grid:
+        la, lb, lg = map(math.log, (c.alpha, c.beta, c.gamma))
+        acc = 70 + 10 * la + 3 * lb + 2 * lg
+        lat = 1.0 * math.exp(0.6 * la + 2.5 * lb + 1.5 * lg)
+        points.append({"coefficients": c, "accuracy": acc, "latency_ms": lat})
+    flops = choose(points, "flops")["coefficients"]
+    lacs = choose(points, "lacs", target_ms=1.0, w=-0.07)["coefficients"]
+    for c in (flops, lacs):
+        ratio = c.log_ratio
+        assert ratio[1] < 0.5 and ratio[2] < 0.5, c  # depth grows fastest
+    assert lacs.alpha >= flops.alpha
+
+
+def test_latency_reward_is_mnasnets_soft_constraint():
+    assert latency_reward(80.0, 1.0, 1.0) == 80.0
+    assert latency_reward(80.0, 2.0, 1.0) == pytest.approx(80.0 * 2**-0.07)
+    assert latency_reward(80.0, 0.5, 1.0) > 80.0
+    with pytest.raises(GpunasError, match="> 0 ms"):
+        latency_reward(80.0, 0.0, 1.0)
+    # the rules
+    pts = [
+        {"coefficients": 1, "accuracy": 80.0, "latency_ms": 2.0},
+        {"coefficients": 2, "accuracy": 79.0, "latency_ms": 1.0},
+    ]
+    assert choose(pts, "flops")["coefficients"] == 1
+    assert choose(pts, "lacs", target_ms=1.0, w=-0.07)["coefficients"] == 2  # 1.3% less accurate, 2x faster
+    assert choose(pts, "lacs", target_ms=1.0, w=-0.01)["coefficients"] == 1  # a weak latency weight
+    with pytest.raises(GpunasError, match="latency target"):
+        choose(pts, "lacs")
+    with pytest.raises(GpunasError, match="no grid point"):
+        choose([{"accuracy": np.nan}], "flops")
