@@ -88,11 +88,14 @@ def full_results(work: Path, out: Path) -> dict:
                      (res / "baselines" / "pareto.png", "default_run_pareto.png")):  # fmt: skip
         if src.exists():
             shutil.copy(src, out.parent / dst)
+    drift = json.loads((res / "validation" / "drift.json").read_text())
     return {
         "validation": {
             "models": len(val),
             "error_pct": dict(zip(val["model"], val["error_pct"].round(2), strict=True)),
             "all_within_10pct": bool((val["error_pct"].abs() <= 10).all()),
+            "inside_budget": dict(zip(val["model"], val["inside_budget"], strict=True)),
+            "drift": {k: drift.get(k) for k in ("ratios", "drift", "spread", "uniform", "applied", "reason")},
         },
         "hub_tiers": [{k: t.get(k) for k in ("subspace", "name", "accuracy", "predicted_ms")} for t in tiers],
         "hub_accuracy_non_decreasing": all(b >= a for a, b in itertools.pairwise(acc)),
