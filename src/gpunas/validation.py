@@ -27,6 +27,7 @@ import pandas as pd
 from gpunas.arch import Architecture
 from gpunas.io import atomic_path, atomic_write_json
 from gpunas.latency.backends import BackendUnavailableError, Runner, import_tensorrt
+from gpunas.latency.drift import DEFAULTS as DRIFT_DEFAULTS
 from gpunas.latency.drift import budget_verdict, drift_summary, median_interval, pick_references
 from gpunas.latency.lut import read_lut
 from gpunas.latency.networks import exported_runner
@@ -57,7 +58,6 @@ COLUMNS = [
     "accuracy",
     "arch",
 ]
-DRIFT_DEFAULTS = {"references": 3, "tolerance": 0.1, "threshold": 0.05}
 
 
 def resolve_backend(latency: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:

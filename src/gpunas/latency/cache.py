@@ -63,7 +63,7 @@ class NetworkCache:
     """Whole networks measured on one device, ``results/lut/<device>/networks.parquet``.
 
     Lifecycle (this class is its only reader and writer): created by the first job that measures
-    whole networks (``check_lut_fidelity``, ``validate_hub``); each later measurement of a
+    whole networks (``check_lut_fidelity``; the validation measures afresh and does not use it); each later measurement of a
     network under the same conditions (backend settings, protocol, classes, the graph form) is
     read from it instead of measured again, so a rerun reproduces the same fidelity and
     correction; rows are added, never changed; conditions that differ are refused, not mixed;

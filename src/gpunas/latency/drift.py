@@ -28,6 +28,10 @@ from scipy.stats import mstats
 
 from gpunas.errors import GpunasError
 
+# validation.drift's defaults (the config schema states the same): references re-timed, the
+# largest relative spread of their ratios that still counts as uniform, the smallest drift applied
+DEFAULTS = {"references": 3, "tolerance": 0.1, "threshold": 0.05}
+
 
 def pick_references(rows: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     """``count`` fidelity rows (dicts with ``arch`` and ``measured_ms``) spread over the latency
@@ -70,7 +74,10 @@ def budget_verdict(low_ms: float, high_ms: float, budget_ms: float, drift: float
 
 
 def drift_summary(
-    then_ms: Sequence[float], now_ms: Sequence[float], tolerance: float = 0.1, threshold: float = 0.05
+    then_ms: Sequence[float],
+    now_ms: Sequence[float],
+    tolerance: float = DEFAULTS["tolerance"],
+    threshold: float = DEFAULTS["threshold"],
 ) -> dict[str, Any]:
     """The drift of the machine from references measured ``then`` (fidelity) and ``now``
     (validation), ms each, same order: ``ratios`` (now / then), ``drift`` (their median),
