@@ -106,7 +106,10 @@ def test_validation_retimes_fidelity_networks_and_rescales_only_a_uniform_drift(
     fidelity.write_text(
         json.dumps({"rows": [{"arch": card["arch"], "measured_ms": now * s} for s in then_scale]})
     )
-    cfg = {"backend": "auto", "protocol": {"repeats": 7, "pause_s": 0.01}, "drift": {"references": 3}}
+    # tolerance 0.5: the three references are one tiny network timed three times, whose medians may
+    # differ by tens of percent on a shared machine; the mixed case's ratios (2, 1, 0.5) spread 100%
+    cfg = {"backend": "auto", "protocol": {"repeats": 7, "pause_s": 0.01},
+           "drift": {"references": 3, "tolerance": 0.5}}  # fmt: skip
     table = validate(hub_dirs, lut, LAT, cfg, "ci", 0, tmp_path / "v.csv", tmp_path / "v.png",
                      fidelity=fidelity, output_json=tmp_path / "drift.json")  # fmt: skip
     drift = json.loads((tmp_path / "drift.json").read_text())
@@ -114,7 +117,7 @@ def test_validation_retimes_fidelity_networks_and_rescales_only_a_uniform_drift(
     row = table.iloc[0]
     if then_scale == [0.5, 0.5, 0.5]:
         # the references measure about twice their fidelity latency: applied to the prediction
-        assert drift["uniform"] and drift["applied"] == pytest.approx(2.0, rel=0.3)
+        assert drift["uniform"] and drift["applied"] == pytest.approx(2.0, rel=0.5)
         assert row["drift"] == drift["applied"] and row["predicted_now_ms"] == pytest.approx(
             0.05 * row["drift"]
         )
