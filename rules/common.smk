@@ -8,6 +8,8 @@ from gpunas.config import check_config, resolve_paths, schema_path
 from gpunas.errors import GpunasError
 from gpunas.latency.partition import subspace_ids
 from gpunas.latency.settings import expected_conditions, resolve_slug
+from gpunas.scaling.compound import coefficient_grid
+from gpunas.steps.scaling import spread
 from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 
@@ -50,11 +52,29 @@ FAMILIES = (
 # Finalists: retrained with the reference schedule on the held-out test split (needs training and
 # a test split); which networks is known once select_finalists (a checkpoint) has run.
 FINAL = config["final"]["enabled"] and TRAINS and config["data"]["test_images"] > 0
+# Scaling (search once, scale by latency): needs a LUT and training; its grid points are known
+# from the config (the same grid and spread the stage computes).
+SCALING = config["scaling"]["enabled"] and MEASURES and TRAINS
+SCALING_POINTS = (
+    [
+        f"g{i:02d}"
+        for i in range(
+            len(
+                spread(
+                    coefficient_grid(**config["scaling"]["grid"]),
+                    config["scaling"]["points"],
+                )
+            )
+        )
+    ]
+    if SCALING
+    else []
+)
 
 
 wildcard_constraints:
     device=r"[a-z0-9][a-z0-9\-]*",
-    part=r"search|baselines",
+    part=r"search|baselines|scaling",
     network=r"n[0-9a-f]{10}",
     seed=r"\d+",
     family=r"[a-z0-9_]+",
@@ -111,8 +131,11 @@ def get_part_samples(wildcards):
 
 
 def get_part_archs(wildcards):
-    """The baselines' LUT costs the baseline variants."""
-    return "results/baselines/variants.json" if wildcards.part == "baselines" else []
+    """The baselines' LUT costs the baseline variants; the scaling LUT the scaled families."""
+    return {
+        "baselines": "results/baselines/variants.json",
+        "scaling": "results/scaling/grid.json",
+    }.get(wildcards.part, [])
 
 
 def get_part_keys_mode(wildcards):
@@ -278,6 +301,24 @@ def get_hub_dirs():
     return [f"results/hub/{s}" for s in SUBSPACES]
 
 
+def get_scaling_lut():
+    """The LUT of the scaled families' layer keys."""
+    return f"results/lut/{SLUG}/scaling/lut.parquet"
+
+
+def get_scaling_hubs():
+    """The hub models, when the scaling base is the hub's smallest tier."""
+    return get_hub_dirs() if config["scaling"]["base"] == "hub" else []
+
+
+def get_scaling_metrics():
+    return [f"results/scaling/grid/{p}/metrics.json" for p in SCALING_POINTS]
+
+
+def get_scaling_design():
+    return "results/scaling/scaling.json" if SCALING else []
+
+
 def get_baseline_metrics():
     return [
         f"results/baselines/{family}/{s}/metrics.json"
@@ -359,6 +400,7 @@ def get_final_outputs():
         "results/hub/hub.json",
         *([get_validation_table()] if MEASURES and TRAINS else []),
         *([get_baselines_table()] if BASELINES else []),
+        *([get_scaling_design()] if SCALING else []),
         *(["results/final/comparison.csv"] if FINAL else []),
         "results/report/space.html",
     ]

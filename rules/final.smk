@@ -8,6 +8,7 @@ checkpoint select_finalists:
     input:
         hubs=get_hub_dirs(),
         baselines=get_baselines_design(),
+        scaling=get_scaling_design(),
         subspaces="results/subspaces/subspaces.json",
     output:
         finalists="results/final/finalists.json",

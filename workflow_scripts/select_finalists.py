@@ -10,5 +10,6 @@ run_step(
     baselines=snakemake.input.baselines or None,
     subspaces=snakemake.input.subspaces,
     per_family=snakemake.params.per_family,
+    scaling=snakemake.input.scaling or None,
     output=snakemake.output.finalists,
 )

@@ -261,6 +261,64 @@ def pick_finalists(
     return out
 
 
+def pick_scaled(scaling: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Finalists of the scaling stage by slot (``scaling/<rule>/<tier>``): each rule's largest family
+    member inside each budget (``results/scaling/scaling.json``), or why there is none."""
+    out: dict[str, dict[str, Any]] = {}
+    for rule, fam in scaling.get("families", {}).items():
+        for sub, member in fam["budgets"].items():
+            slot = f"scaling/{rule}/{sub}"
+            base = {"slot": slot, "kind": "scaled", "route": rule, "tier": sub}
+            if member is None:
+                out[slot] = base | {
+                    "skip": True,
+                    "reason": f"no member of the {rule} family inside budget {sub}",
+                }
+            else:
+                out[slot] = base | {
+                    "variant": member["variant"],
+                    "arch": member["arch"],
+                    "network": network_key(member["arch"]),
+                    "predicted_ms": member["predicted_ms"],
+                    "skip": False,
+                }
+    return out
+
+
+def _scaled_routes(
+    finalists: dict[str, dict[str, Any]],
+    sub: str,
+    hub: dict[str, Any] | None,
+    scores: dict[str, Scores],
+    stats_of: dict[str, Any],
+    var_seed: float,
+    df: int,
+) -> dict[str, Any]:
+    """The scaled routes' columns of a budget's row: each route's model, accuracy with its interval,
+    and the difference (search - route) with its paired interval and verdict."""
+    row: dict[str, Any] = {}
+    for f in finalists.values():
+        if f["kind"] != "scaled" or f["tier"] != sub or f["skip"] or f["slot"] not in stats_of:
+            continue
+        r, st = f["route"], stats_of[f["slot"]]
+        row |= {
+            f"{r}_variant": f["variant"],
+            f"{r}_ms": f["predicted_ms"],
+            f"{r}_test_top1": st[0],
+            f"{r}_ci_low": st[1],
+            f"{r}_ci_high": st[2],
+        }
+        if hub is not None and hub["slot"] in scores:
+            d = difference_interval(scores[hub["slot"]], scores[f["slot"]], var_seed, df)
+            row |= {
+                f"{r}_gain_pts": d[0],
+                f"{r}_gain_ci_low": d[1],
+                f"{r}_gain_ci_high": d[2],
+                f"{r}_verdict": _verdict(d).replace("baseline", f"{r} route"),
+            }
+    return row
+
+
 def _best_baseline_inside(
     finalists: dict[str, dict[str, Any]], budget: float, stats_of: dict[str, Any]
 ) -> tuple[int, dict[str, Any] | None]:
@@ -333,6 +391,7 @@ def finalists_vs_baselines(
                     row["latency_ratio_at_matched_accuracy"] = matched_test_ratio(
                         best, b_s, hubs, scores, var_seed, df
                     )
+        row |= _scaled_routes(finalists, sub, hub, scores, stats_of, var_seed, df)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -402,6 +461,30 @@ def markdown(
             f"{diff} | {_num(r.get('detectable_pts'), '.2f')} | {r.get('verdict') or '-'} | "
             f"{_num(r.get('latency_ratio_at_matched_accuracy'), '.2f')} |"
         )
+    routes = sorted({f["route"] for f in finalists.values() if f["kind"] == "scaled"})
+    if routes:
+        lines += [
+            "",
+            "## Search once and scale, against the search in each budget",
+            "",
+            "The base network scaled by the coefficients each rule chose (lacs: the latency-aware reward;",
+            "flops: accuracy at equal FLOPs); in each budget its largest family member inside. Difference:",
+            "search - route, same method as above.",
+            "",
+            "| budget | route | model | ms | test top-1 [95%] | search - route (pts) [95%] | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in table.to_dict(orient="records"):
+            for route in routes:
+                if not isinstance(r.get(f"{route}_variant"), str):
+                    continue
+                diff = _num(r.get(f"{route}_gain_pts"), "+.2f")
+                if diff != "-" and np.isfinite(r.get(f"{route}_gain_ci_low", np.nan)):
+                    diff += f" [{r[f'{route}_gain_ci_low']:+.2f}, {r[f'{route}_gain_ci_high']:+.2f}]"
+                lines.append(
+                    f"| {r['subspace']} | {route} | {r[f'{route}_variant']} | {r[f'{route}_ms']:.3f} | "
+                    f"{_ci(r, f'{route}_')} | {diff} | {r.get(f'{route}_verdict') or '-'} |"
+                )
     scores, var_seed, df = scored(results)
     lines += [
         "",
@@ -442,6 +525,9 @@ def plot(
             ax.errorbar(
                 [f["predicted_ms"]], [m], yerr=err, fmt="*", ms=14, c="C0", mec="k", capsize=3, zorder=5
             )
+        elif f["kind"] == "scaled":
+            c = "C8" if f["route"] == "lacs" else "C9"
+            ax.errorbar([f["predicted_ms"]], [m], yerr=err, fmt="D", ms=7, c=c, mec="k", capsize=2, zorder=4)
         else:
             c = f"C{families.index(f['family']) + 1}"
             ax.errorbar([f["predicted_ms"]], [m], yerr=err, fmt="o", ms=5, c=c, capsize=2, alpha=0.8)
@@ -450,6 +536,11 @@ def plot(
     handles = [plt.Line2D([], [], marker="*", ls="", c="C0", mec="k", ms=12, label="hub models (search)")]
     handles += [
         plt.Line2D([], [], marker="o", ls="", c=f"C{i + 1}", label=fam) for i, fam in enumerate(families)
+    ]
+    routes = sorted({f["route"] for f in finalists.values() if f["kind"] == "scaled"})
+    handles += [
+        plt.Line2D([], [], marker="D", ls="", c="C8" if r == "lacs" else "C9", mec="k", label=f"scaled ({r})")
+        for r in routes
     ]
     ax.legend(handles=handles, fontsize=8, loc="lower right")
     ax.set_xlabel("predicted latency (ms)")

@@ -109,3 +109,38 @@ def test_latency_reward_is_mnasnets_soft_constraint():
         choose(pts, "lacs")
     with pytest.raises(GpunasError, match="no grid point"):
         choose([{"accuracy": np.nan}], "flops")
+
+
+def test_choose_scaling_ranks_the_trained_grid_and_places_each_family(tmp_path, tiny_space):
+    import json
+
+    from gpunas.steps.scaling import choose_scaling, spread
+
+    assert spread(list(range(10)), 3) == [0, 4, 9] and spread([1, 2], 0) == [1, 2]
+    base = tiny_space.decode([0] * 41)
+    variants, points = [], {}
+    for name, c, acc in (
+        ("g00", Coefficients(2.0, 1.0, 1.0), 80.0),
+        ("g01", Coefficients(1.0, 1.0, 1.4), 81.0),
+    ):
+        members = family(base, c, 2)
+        points[name] = {"point": name, **c.as_dict(), "arch": members[0][1].to_string(), "skip": False,
+                        "predicted_ms": 1.0 if name == "g00" else 2.0}  # fmt: skip
+        variants += [{"point": name, "phi": phi, "variant": f"{name} phi {phi}", "arch": a.to_string(),
+                      "predicted_ms": (1.0 if name == "g00" else 2.0) * phi} for phi, a in members]  # fmt: skip
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps({"point": name, "status": "complete", "val_top1": acc})
+        )
+    (tmp_path / "costed.json").write_text(
+        json.dumps({"base": {"arch": base.to_string()}, "points": points, "variants": variants})
+    )
+    (tmp_path / "sub.json").write_text(
+        json.dumps({"subspaces": [{"id": "s0", "hi_ms": 1.5}, {"id": "s1", "hi_ms": 3.0}]})
+    )
+    doc = choose_scaling(tmp_path / "costed.json", [str(tmp_path / f"{n}.json") for n in points], tmp_path / "sub.json",
+                         {"target_ms": 1.0, "w": -0.07}, tmp_path / "s.json", tmp_path / "g.csv", tmp_path / "g.png")  # fmt: skip
+    # accuracy alone picks g01 (81%); the reward: 80 * 1 > 81 * 2**-0.07 = 77.2, so LACS picks g00
+    assert doc["chosen"]["flops"]["point"] == "g01" and doc["chosen"]["lacs"]["point"] == "g00"
+    lacs = doc["families"]["lacs"]["budgets"]
+    assert lacs["s0"]["phi"] == 1 and lacs["s1"]["phi"] == 2  # the largest member inside each budget
+    assert doc["families"]["flops"]["budgets"]["s0"] is None  # g01's phi 1 takes 2 ms > 1.5

@@ -13,6 +13,7 @@ from gpunas.final import (
     distinct_networks,
     finalists_vs_baselines,
     pick_finalists,
+    pick_scaled,
     read_results,
     results_by_slot,
     write,
@@ -23,7 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def select_finalists(
-    hubs: list[str], baselines: str | Path | None, subspaces: str | Path, per_family: int, output: str | Path
+    hubs: list[str],
+    baselines: str | Path | None,
+    subspaces: str | Path,
+    per_family: int,
+    output: str | Path,
+    scaling: str | Path | None = None,
 ) -> dict[str, Any]:
     """The finalists by slot (every tier's model and the baselines inside each budget) and the
     distinct networks to train (``networks``: each architecture once, with its slots)."""
@@ -31,6 +37,8 @@ def select_finalists(
     budgets = {s["id"]: s["hi_ms"] for s in json.loads(Path(subspaces).read_text())["subspaces"]}
     variants = json.loads(Path(baselines).read_text())["variants"] if baselines else []
     finalists = pick_finalists(cards, variants, budgets, per_family)
+    if scaling:
+        finalists |= pick_scaled(json.loads(Path(scaling).read_text()))
     networks = distinct_networks(finalists)
     doc = {"budgets_ms": budgets, "per_family": per_family, "finalists": finalists, "networks": networks}
     atomic_write_json(output, doc)

@@ -54,6 +54,13 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         copied=("arch", "variant", "phi", "predicted_ms"),
         score="val_top1",
     ),
+    # results/scaling/costed.json: the compound-scaling grid points (their phi = 1 member)
+    "scaling": EntryKind(
+        find=lambda doc, key: doc["points"].get(key),
+        ids=lambda doc, key, seed: {"point": key},
+        copied=("arch", "alpha", "beta", "gamma", "predicted_ms"),
+        score="val_top1",
+    ),
     # results/final/finalists.json: the distinct finalist networks, each trained with several seeds
     "finalist": EntryKind(
         find=lambda doc, key: doc["networks"][key] | {"skip": False} if key in doc["networks"] else None,
