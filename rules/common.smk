@@ -9,7 +9,7 @@ from gpunas.errors import GpunasError
 from gpunas.latency.partition import subspace_ids
 from gpunas.latency.settings import expected_conditions, resolve_slug
 from gpunas.scaling.compound import coefficient_grid
-from gpunas.steps.scaling import spread
+from gpunas.scaling.stage import spread
 from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 

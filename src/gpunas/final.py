@@ -429,6 +429,36 @@ def _ci(row: dict[str, Any], prefix: str) -> str:
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]" if lo is not None and np.isfinite(lo) else f"{mean:.2f}"
 
 
+def _routes_markdown(table: pd.DataFrame, finalists: dict[str, dict[str, Any]]) -> list[str]:
+    """The lines of the scaled routes' table (none without a scaling stage)."""
+    lines: list[str] = []
+    routes = sorted({f["route"] for f in finalists.values() if f["kind"] == "scaled"})
+    if routes:
+        lines += [
+            "",
+            "## Search once and scale, against the search in each budget",
+            "",
+            "The base network scaled by the coefficients each rule chose (lacs: the latency-aware reward;",
+            "flops: accuracy at equal FLOPs); in each budget its largest family member inside. Difference:",
+            "search - route, same method as above.",
+            "",
+            "| budget | route | model | ms | test top-1 [95%] | search - route (pts) [95%] | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in table.to_dict(orient="records"):
+            for route in routes:
+                if not isinstance(r.get(f"{route}_variant"), str):
+                    continue
+                diff = _num(r.get(f"{route}_gain_pts"), "+.2f")
+                if diff != "-" and np.isfinite(r.get(f"{route}_gain_ci_low", np.nan)):
+                    diff += f" [{r[f'{route}_gain_ci_low']:+.2f}, {r[f'{route}_gain_ci_high']:+.2f}]"
+                lines.append(
+                    f"| {r['subspace']} | {route} | {r[f'{route}_variant']} | {r[f'{route}_ms']:.3f} | "
+                    f"{_ci(r, f'{route}_')} | {diff} | {r.get(f'{route}_verdict') or '-'} |"
+                )
+    return lines
+
+
 def markdown(
     table: pd.DataFrame,
     finalists: dict[str, dict[str, Any]],
@@ -461,30 +491,7 @@ def markdown(
             f"{diff} | {_num(r.get('detectable_pts'), '.2f')} | {r.get('verdict') or '-'} | "
             f"{_num(r.get('latency_ratio_at_matched_accuracy'), '.2f')} |"
         )
-    routes = sorted({f["route"] for f in finalists.values() if f["kind"] == "scaled"})
-    if routes:
-        lines += [
-            "",
-            "## Search once and scale, against the search in each budget",
-            "",
-            "The base network scaled by the coefficients each rule chose (lacs: the latency-aware reward;",
-            "flops: accuracy at equal FLOPs); in each budget its largest family member inside. Difference:",
-            "search - route, same method as above.",
-            "",
-            "| budget | route | model | ms | test top-1 [95%] | search - route (pts) [95%] | verdict |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in table.to_dict(orient="records"):
-            for route in routes:
-                if not isinstance(r.get(f"{route}_variant"), str):
-                    continue
-                diff = _num(r.get(f"{route}_gain_pts"), "+.2f")
-                if diff != "-" and np.isfinite(r.get(f"{route}_gain_ci_low", np.nan)):
-                    diff += f" [{r[f'{route}_gain_ci_low']:+.2f}, {r[f'{route}_gain_ci_high']:+.2f}]"
-                lines.append(
-                    f"| {r['subspace']} | {route} | {r[f'{route}_variant']} | {r[f'{route}_ms']:.3f} | "
-                    f"{_ci(r, f'{route}_')} | {diff} | {r.get(f'{route}_verdict') or '-'} |"
-                )
+    lines += _routes_markdown(table, finalists)
     scores, var_seed, df = scored(results)
     lines += [
         "",

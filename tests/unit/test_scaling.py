@@ -114,7 +114,7 @@ def test_latency_reward_is_mnasnets_soft_constraint():
 def test_choose_scaling_ranks_the_trained_grid_and_places_each_family(tmp_path, tiny_space):
     import json
 
-    from gpunas.steps.scaling import choose_scaling, spread
+    from gpunas.scaling.stage import choose_scaling, spread
 
     assert spread(list(range(10)), 3) == [0, 4, 9] and spread([1, 2], 0) == [1, 2]
     base = tiny_space.decode([0] * 41)
