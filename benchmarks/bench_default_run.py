@@ -85,7 +85,10 @@ def full_results(work: Path, out: Path) -> dict:
     for src, dst in ((res / "validation" / "validation.csv", "default_run_validation.csv"),
                      (res / "final" / "comparison.md", "default_run_final.md"),
                      (res / "baselines" / "comparison.md", "default_run_baselines.md"),
-                     (res / "baselines" / "pareto.png", "default_run_pareto.png")):  # fmt: skip
+                     (res / "baselines" / "pareto.png", "default_run_pareto.png"),
+                     (res / "scaling" / "scaling.json", "default_run_scaling.json"),
+                     (res / "scaling" / "scaling.png", "default_run_scaling.png"),
+                     (res / "final" / "comparison.png", "default_run_final.png")):  # fmt: skip
         if src.exists():
             shutil.copy(src, out.parent / dst)
     drift = json.loads((res / "validation" / "drift.json").read_text())
@@ -100,6 +103,28 @@ def full_results(work: Path, out: Path) -> dict:
         "hub_tiers": [{k: t.get(k) for k in ("subspace", "name", "accuracy", "predicted_ms")} for t in tiers],
         "hub_accuracy_non_decreasing": all(b >= a for a, b in itertools.pairwise(acc)),
         "final": final.to_dict(orient="records"),
+        "scaling": scaling_summary(res),
+    }
+
+
+GRID_KEYS = ("point", "alpha", "beta", "gamma", "latency_ms", "accuracy", "reward")
+
+
+def scaling_summary(res: Path) -> dict | None:
+    """The scaling stage's choice, its families in the budgets and each route's cost (None without)."""
+    path = res / "scaling" / "scaling.json"
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text())
+    return {
+        "base": doc["base"]["source"],
+        "grid": [{k: r.get(k) for k in GRID_KEYS} for r in doc["grid"]],
+        "chosen": doc["chosen"],
+        "families": {
+            rule: {sub: (m or {}).get("variant") for sub, m in fam["budgets"].items()}
+            for rule, fam in doc["families"].items()
+        },
+        "costs": doc.get("costs"),
     }
 
 

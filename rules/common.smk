@@ -315,6 +315,20 @@ def get_scaling_metrics():
     return [f"results/scaling/grid/{p}/metrics.json" for p in SCALING_POINTS]
 
 
+def get_search_benchmarks():
+    """Every search training's benchmark file (the routes' costs)."""
+    return [
+        f"results/benchmarks/train_candidate/{s}/r{r:02d}/s{slot:02d}.tsv"
+        for s in SUBSPACES
+        for r in range(ROUNDS)
+        for slot in range(BATCH)
+    ]
+
+
+def get_scaling_benchmarks():
+    return [f"results/benchmarks/train_scaling/{p}.tsv" for p in SCALING_POINTS]
+
+
 def get_scaling_design():
     return "results/scaling/scaling.json" if SCALING else []
 

@@ -69,6 +69,8 @@ rule choose_scaling:
         costed="results/scaling/costed.json",
         metrics=get_scaling_metrics(),
         subspaces="results/subspaces/subspaces.json",
+        search_benchmarks=get_search_benchmarks(),
+        scaling_benchmarks=get_scaling_benchmarks(),
     output:
         scaling="results/scaling/scaling.json",
         table="results/scaling/grid.csv",

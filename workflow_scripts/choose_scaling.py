@@ -13,4 +13,6 @@ run_step(
     output_json=snakemake.output.scaling,
     output_csv=snakemake.output.table,
     output_png=snakemake.output.plot,
+    search_benchmarks=list(snakemake.input.search_benchmarks),
+    scaling_benchmarks=list(snakemake.input.scaling_benchmarks),
 )

@@ -429,8 +429,29 @@ def _ci(row: dict[str, Any], prefix: str) -> str:
     return f"{mean:.2f} [{lo:.2f}, {hi:.2f}]" if lo is not None and np.isfinite(lo) else f"{mean:.2f}"
 
 
-def _routes_markdown(table: pd.DataFrame, finalists: dict[str, dict[str, Any]]) -> list[str]:
-    """The lines of the scaled routes' table (none without a scaling stage)."""
+def _costs_markdown(costs: dict[str, dict[str, Any]]) -> list[str]:
+    """The lines of the routes' training costs before their finalists (none without a scaling stage)."""
+    if not costs:
+        return []
+    lines = [
+        "",
+        "What each route trained before its finalists (the finalists' trainings are the same for every",
+        "route); seconds summed over the jobs' Snakemake benchmark files (wall-seconds = GPU-seconds",
+        "of one-GPU jobs):",
+        "",
+        "| route | what | trainings | wall-seconds | CPU-seconds |",
+        "|---|---|---|---|---|",
+    ]
+    return lines + [
+        f"| {r} | {c['what']} | {c['trainings']} | {c['wall_s']:,.0f} | {c['cpu_s']:,.0f} |"
+        for r, c in costs.items()
+    ]
+
+
+def _routes_markdown(
+    table: pd.DataFrame, finalists: dict[str, dict[str, Any]], costs: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
+    """The lines of the scaled routes' table and their costs (none without a scaling stage)."""
     lines: list[str] = []
     routes = sorted({f["route"] for f in finalists.values() if f["kind"] == "scaled"})
     if routes:
@@ -456,6 +477,7 @@ def _routes_markdown(table: pd.DataFrame, finalists: dict[str, dict[str, Any]]) 
                     f"| {r['subspace']} | {route} | {r[f'{route}_variant']} | {r[f'{route}_ms']:.3f} | "
                     f"{_ci(r, f'{route}_')} | {diff} | {r.get(f'{route}_verdict') or '-'} |"
                 )
+        lines += _costs_markdown(costs or {})
     return lines
 
 
@@ -465,8 +487,10 @@ def markdown(
     results: list[dict[str, Any]],
     seeds: int,
     schedule: str,
+    costs: dict[str, dict[str, Any]] | None = None,
 ) -> str:
-    """The comparison per budget, then every finalist with its seeds."""
+    """The comparison per budget (and the scaled routes with their ``costs``), then every finalist
+    with its seeds."""
     lines = [
         "# Finalists on the held-out test split",
         "",
@@ -491,7 +515,7 @@ def markdown(
             f"{diff} | {_num(r.get('detectable_pts'), '.2f')} | {r.get('verdict') or '-'} | "
             f"{_num(r.get('latency_ratio_at_matched_accuracy'), '.2f')} |"
         )
-    lines += _routes_markdown(table, finalists)
+    lines += _routes_markdown(table, finalists, costs)
     scores, var_seed, df = scored(results)
     lines += [
         "",
@@ -565,10 +589,11 @@ def write(
     output_csv: str | Path,
     output_md: str | Path,
     output_png: str | Path,
+    costs: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     with atomic_path(output_csv) as tmp:
         table.to_csv(tmp, index=False)
-    atomic_write_text(output_md, markdown(table, finalists, results, seeds, schedule))
+    atomic_write_text(output_md, markdown(table, finalists, results, seeds, schedule, costs))
     plot(table, finalists, results, str(output_png))
 
 

@@ -144,3 +144,35 @@ def test_choose_scaling_ranks_the_trained_grid_and_places_each_family(tmp_path, 
     lacs = doc["families"]["lacs"]["budgets"]
     assert lacs["s0"]["phi"] == 1 and lacs["s1"]["phi"] == 2  # the largest member inside each budget
     assert doc["families"]["flops"]["budgets"]["s0"] is None  # g01's phi 1 takes 2 ms > 1.5
+
+
+def _bench(path, seconds, cpu):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        f"{seconds}\t0:00:{int(seconds):02d}\t1\t1\t1\t1\t0\t0\t90\t{cpu}\n"
+    )
+    return str(path)
+
+
+def test_route_costs_count_the_base_band_and_the_grid(tmp_path):
+    from gpunas.scaling.stage import route_costs, training_cost
+
+    root = tmp_path / "results/benchmarks"
+    search = [
+        _bench(root / f"train_candidate/{band}/r00/s{slot:02d}.tsv", 10.0 * (i + 1), 5.0 * (i + 1))
+        for i, (band, slot) in enumerate([("s0", 0), ("s0", 1), ("s1", 0), ("s2", 0)])
+    ]
+    grid = [_bench(root / f"train_scaling/g{i:02d}.tsv", 7.0, 3.0) for i in range(2)]
+    costs = route_costs([*search, str(root / "train_candidate/s2/r01/s00.tsv")], grid, "s0")
+    assert costs["search"]["trainings"] == 4 and costs["search"]["wall_s"] == 100.0
+    assert costs["search"]["cpu_s"] == 50.0
+    # the base's band (10 + 20 s) and the grid (2 x 7 s); both scaling rules share them
+    assert costs["lacs"]["trainings"] == 4 and costs["lacs"]["wall_s"] == 44.0
+    assert costs["lacs"]["cpu_s"] == 21.0 and costs["flops"] == costs["lacs"]
+    # a base from the config searched nothing
+    assert route_costs(search, grid, None)["lacs"]["trainings"] == 2
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("seconds\n1\n")
+    with pytest.raises(GpunasError, match="bad.tsv.*cpu_time"):
+        training_cost([str(bad)])

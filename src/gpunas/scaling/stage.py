@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 RULES = {"lacs": "latency-aware reward (EfficientNet-X)", "flops": "accuracy at equal FLOPs (EfficientNet)"}
 
 
-def base_architecture(base: str, hubs: list[str], space: Any) -> tuple[str, str]:
-    """(arch string, where it came from): ``base = "hub"`` takes the hub model of the smallest
+def base_architecture(base: str, hubs: list[str], space: Any) -> tuple[str, str, str | None]:
+    """(arch string, where it came from, the hub tier's band or None): ``base = "hub"`` takes the hub model of the smallest
     budget that has one; anything else is read by :func:`gpunas.parse.parse_arch` (an arch string,
     an integer vector of ``space``, an NVIDIA JSON file or a released GPUNet's name).
 
@@ -51,12 +51,12 @@ def base_architecture(base: str, hubs: list[str], space: Any) -> tuple[str, str]
         GpunasError: ``hub`` with no tier holding a model, or an unreadable architecture.
     """
     if base != "hub":
-        return parse_arch(base, space).to_string(), f"config: {base[:60]}"
+        return parse_arch(base, space).to_string(), f"config: {base[:60]}", None
     cards = [json.loads((Path(h) / "card.json").read_text()) for h in hubs]
     ok = sorted((c for c in cards if c.get("status") == "ok"), key=lambda c: c["budget_ms"])
     if not ok:
         raise GpunasError("scaling.base: hub, but no hub tier has a model to scale")
-    return ok[0]["arch"], f"hub tier {ok[0]['subspace']} ({ok[0]['name']})"
+    return ok[0]["arch"], f"hub tier {ok[0]['subspace']} ({ok[0]['name']})", ok[0]["subspace"]
 
 
 def spread(items: list[Any], count: int) -> list[Any]:
@@ -78,13 +78,17 @@ def list_scaling(
     """The grid points (each its phi = 1 architecture) and every point's family, phi = 1..members
     (``variants``: what the LUT part ``scaling`` costs)."""
     sp = load_space(space)
-    arch_text, source = base_architecture(base, hubs, sp)
+    arch_text, source, band = base_architecture(base, hubs, sp)
     from gpunas.arch import Architecture
 
     arch = Architecture.from_string(arch_text)
     steps, res_step = stage_steps(sp, arch), resolution_step(sp)
     coefs = spread(coefficient_grid(**grid), points)
-    doc: dict[str, Any] = {"base": {"arch": arch_text, "source": source}, "points": {}, "variants": []}
+    doc: dict[str, Any] = {
+        "base": {"arch": arch_text, "source": source, "subspace": band},
+        "points": {},
+        "variants": [],
+    }
     for i, c in enumerate(coefs):
         name = f"g{i:02d}"
         grown = family(arch, c, members, steps, res_step)
@@ -126,6 +130,48 @@ def cost_scaling(
     return doc
 
 
+def training_cost(benchmarks: list[str]) -> dict[str, float | int]:
+    """Trainings, wall-seconds (GPU-seconds on a one-GPU job) and CPU-seconds summed over
+    Snakemake benchmark files (``s`` and ``cpu_time`` columns; a missing file counts nothing).
+
+    Raises:
+        GpunasError: a benchmark file without those columns.
+    """
+    out: dict[str, float | int] = {"trainings": 0, "wall_s": 0.0, "cpu_s": 0.0}
+    for path in benchmarks:
+        if not Path(path).exists():
+            continue
+        frame = pd.read_csv(path, sep="\t")
+        if not {"s", "cpu_time"} <= set(frame.columns):
+            raise GpunasError(f"{path}: a benchmark file needs the columns 's' and 'cpu_time'")
+        out["trainings"] += 1
+        out["wall_s"] += float(frame["s"].iloc[-1])
+        out["cpu_s"] += float(pd.to_numeric(frame["cpu_time"], errors="coerce").fillna(0).iloc[-1])
+    return out
+
+
+def route_costs(
+    search_benchmarks: list[str], scaling_benchmarks: list[str], base_subspace: str | None
+) -> dict[str, dict[str, Any]]:
+    """What each route spent on proxy trainings before its finalists (the finalists' trainings are
+    the same for every route): the search in every band; the search of the base's band only (none
+    when the base came from the config) plus the scaling grid, shared by both scaling rules.
+    Benchmark paths of the search are ``.../train_candidate/<band>/r<round>/s<slot>.tsv``."""
+    once = [b for b in search_benchmarks if base_subspace and Path(b).parts[-3] == base_subspace]
+    grid, per_budget, search_once = (
+        training_cost(scaling_benchmarks),
+        training_cost(search_benchmarks),
+        training_cost(once),
+    )
+    scaled = {k: search_once[k] + grid[k] for k in grid}
+    band = f"band {base_subspace}" if base_subspace else "no search (base from the config)"
+    return {
+        "search": per_budget | {"what": "search in every band"},
+        "lacs": scaled | {"what": f"search in {band} + the scaling grid"},
+        "flops": scaled | {"what": f"search in {band} + the scaling grid"},
+    }
+
+
 def choose_scaling(
     costed: str | Path,
     metrics: list[str],
@@ -134,9 +180,12 @@ def choose_scaling(
     output_json: str | Path,
     output_csv: str | Path,
     output_png: str | Path,
+    search_benchmarks: list[str] | None = None,
+    scaling_benchmarks: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The grid with its proxy accuracies and rewards, the coefficients each rule chooses, and each
-    rule's family placed into the budgets (``families[rule][budget]``: its largest member inside)."""
+    """The grid with its proxy accuracies and rewards, the coefficients each rule chooses, each
+    rule's family placed into the budgets (``families[rule][budget]``: its largest member inside),
+    and each route's training cost (:func:`route_costs`)."""
     doc = json.loads(Path(costed).read_text())
     records = {json.loads(Path(m).read_text())["point"]: json.loads(Path(m).read_text()) for m in metrics}
     budgets = {s["id"]: s["hi_ms"] for s in json.loads(Path(subspaces).read_text())["subspaces"]}
@@ -167,6 +216,7 @@ def choose_scaling(
         },
         "families": families,
         "budgets_ms": budgets,
+        "costs": route_costs(search_benchmarks or [], scaling_benchmarks or [], doc["base"].get("subspace")),
     }
     atomic_write_json(output_json, out)
     with atomic_path(output_csv) as tmp:

@@ -37,10 +37,12 @@ def select_finalists(
     budgets = {s["id"]: s["hi_ms"] for s in json.loads(Path(subspaces).read_text())["subspaces"]}
     variants = json.loads(Path(baselines).read_text())["variants"] if baselines else []
     finalists = pick_finalists(cards, variants, budgets, per_family)
-    if scaling:
-        finalists |= pick_scaled(json.loads(Path(scaling).read_text()))
+    design = json.loads(Path(scaling).read_text()) if scaling else {}
+    finalists |= pick_scaled(design)
     networks = distinct_networks(finalists)
     doc = {"budgets_ms": budgets, "per_family": per_family, "finalists": finalists, "networks": networks}
+    if design.get("costs"):
+        doc["route_costs"] = design["costs"]
     atomic_write_json(output, doc)
     log.info(
         "%d finalists of %d slots: %d distinct networks to train",
@@ -65,7 +67,17 @@ def compare_finalists(
     results = results_by_slot(doc["networks"], read_results(metrics))
     table = finalists_vs_baselines(doc["finalists"], results, doc["budgets_ms"])
     schedule = ", ".join(f"{k} {v}" for k, v in final_train.items())
-    write(table, doc["finalists"], results, seeds, schedule, output_csv, output_md, output_png)
+    write(
+        table,
+        doc["finalists"],
+        results,
+        seeds,
+        schedule,
+        output_csv,
+        output_md,
+        output_png,
+        doc.get("route_costs"),
+    )
     for r in table.to_dict(orient="records"):
         log.info("%s: %s", r["subspace"], r.get("verdict", "no comparison"))
     return table
