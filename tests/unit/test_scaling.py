@@ -176,3 +176,19 @@ def test_route_costs_count_the_base_band_and_the_grid(tmp_path):
     bad.write_text("seconds\n1\n")
     with pytest.raises(GpunasError, match="bad.tsv.*cpu_time"):
         training_cost([str(bad)])
+
+
+def test_members_a_lut_key_cannot_hold_end_their_family_with_a_record(tmp_path):
+    from gpunas.scaling.stage import list_scaling
+
+    # GPUNet-0 (head 1280) grown 4 times by widths up to 1.4x: a head of more than 4,095 channels
+    grid = {"step": 0.05, "target": 2.0, "band": 0.1, "max_width": 1.4, "max_resolution": 1.4}
+    doc = list_scaling("gpunet", [], "GPUNet-0", grid, 12, 4, tmp_path / "grid.json")
+    assert doc["dropped"], "no member was too wide"
+    for d in doc["dropped"]:
+        assert "out of range" in d["reason"] and d["phi"] > 1
+        assert all(v["phi"] < d["phi"] for v in doc["variants"] if v["point"] == d["point"])
+    assert all(Architecture.from_string(v["arch"]).head_width <= 4095 for v in doc["variants"])
+    with pytest.raises(GpunasError, match="at phi 1 cannot be costed.*max_width"):
+        wide = {"step": 0.5, "target": 12.0, "band": 1.0, "max_width": 3.5, "max_resolution": 1.0}
+        list_scaling("gpunet", [], "GPUNet-0", wide, 0, 1, tmp_path / "g.json")

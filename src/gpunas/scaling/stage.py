@@ -66,6 +66,19 @@ def spread(items: list[Any], count: int) -> list[Any]:
     return [items[i] for i in np.unique(np.round(np.linspace(0, len(items) - 1, count)).astype(int))]
 
 
+def unkeyable(arch: Any) -> str | None:
+    """Why ``arch``'s layers cannot be LUT keys (a field beyond the key's range, e.g. more than
+    4,095 channels), or None when they can."""
+    from gpunas.latency.keys import keys_for_arch
+
+    try:
+        for key in keys_for_arch(arch, 1, "same"):
+            key.code()
+    except GpunasError as exc:
+        return str(exc)
+    return None
+
+
 def list_scaling(
     space: str | Path,
     hubs: list[str],
@@ -76,7 +89,13 @@ def list_scaling(
     output: str | Path,
 ) -> dict[str, Any]:
     """The grid points (each its phi = 1 architecture) and every point's family, phi = 1..members
-    (``variants``: what the LUT part ``scaling`` costs)."""
+    (``variants``: what the LUT part ``scaling`` costs). A member whose layers a LUT key cannot
+    hold (more than 4,095 channels) ends its family early, with a warning and a record in
+    ``dropped``.
+
+    Raises:
+        GpunasError: a grid point that cannot be keyed already at phi 1.
+    """
     sp = load_space(space)
     arch_text, source, band = base_architecture(base, hubs, sp)
     from gpunas.arch import Architecture
@@ -89,14 +108,24 @@ def list_scaling(
         "points": {},
         "variants": [],
     }
+    doc["dropped"] = []
     for i, c in enumerate(coefs):
         name = f"g{i:02d}"
         grown = family(arch, c, members, steps, res_step)
         doc["points"][name] = {"point": name, **c.as_dict(), "arch": grown[0][1].to_string(), "skip": False}
-        doc["variants"] += [
-            {"point": name, "phi": phi, "variant": f"{name} phi {phi}", "arch": a.to_string(), **c.as_dict()}
-            for phi, a in grown
-        ]
+        for phi, a in grown:
+            variant = {"point": name, "phi": phi, "variant": f"{name} phi {phi}", "arch": a.to_string()}
+            why = unkeyable(a)
+            if why and phi > 1:
+                log.warning("scaling: %s left out of its family: %s", variant["variant"], why)
+                doc["dropped"].append(variant | {"reason": why})
+                break
+            if why:
+                raise GpunasError(
+                    f"scaling: grid point {name} ({c}) at phi 1 cannot be costed: {why}; "
+                    "lower scaling.grid.max_width"
+                )
+            doc["variants"].append(variant | c.as_dict())
     atomic_write_json(output, doc)
     log.info(
         "scaling %s: %d grid points x %d members (%d architectures)",
@@ -216,6 +245,7 @@ def choose_scaling(
         },
         "families": families,
         "budgets_ms": budgets,
+        "dropped": doc.get("dropped", []),
         "costs": route_costs(search_benchmarks or [], scaling_benchmarks or [], doc["base"].get("subspace")),
     }
     atomic_write_json(output_json, out)
