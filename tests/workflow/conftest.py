@@ -17,8 +17,11 @@ class Workflow:
         self.path = path
 
     def config(self, **overrides) -> Path:
-        """Write config/config.yaml = default config updated with ``overrides``."""
+        """Write config/config.yaml = default config updated with ``overrides``; the scaling stage
+        (on in the default config) only where ``overrides`` name it: it has its own tests
+        (test_scaling_rules.py), and the others keep their small DAGs."""
         cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+        cfg["scaling"]["enabled"] = False
         cfg.update(overrides)
         target = self.path / "config" / "config.yaml"
         target.write_text(yaml.safe_dump(cfg, sort_keys=False))
