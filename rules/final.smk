@@ -50,7 +50,11 @@ rule compare_finalists:
         finalists="results/final/finalists.json",
         metrics=get_finalist_metrics,
     output:
-        table="results/final/comparison.csv",
+        table=report(
+            "results/final/comparison.csv",
+            caption="../report/final_table.rst",
+            category="4. Baselines",
+        ),
         markdown="results/final/comparison.md",
         plot=report(
             "results/final/comparison.png",

@@ -73,7 +73,11 @@ rule choose_scaling:
         scaling_benchmarks=get_scaling_benchmarks(),
     output:
         scaling="results/scaling/scaling.json",
-        table="results/scaling/grid.csv",
+        table=report(
+            "results/scaling/grid.csv",
+            caption="../report/scaling_grid.rst",
+            category="4. Baselines",
+        ),
         plot=report(
             "results/scaling/scaling.png",
             caption="../report/scaling.rst",

@@ -287,8 +287,11 @@ def plot(doc: dict[str, Any], path: str) -> None:
     ax.scatter(
         [r["latency_ms"] for r in grid], [r["accuracy"] for r in grid], c="0.6", label="grid point (phi 1)"
     )
-    for i, (rule, f) in enumerate(doc["families"].items()):
-        p = next(r for r in doc["grid"] if r["point"] == f["point"])
+    by_point: dict[str, list[str]] = {}
+    for rule, f in doc["families"].items():  # rules that chose the same point share one marker
+        by_point.setdefault(f["point"], []).append(rule)
+    for i, (point, rules) in enumerate(by_point.items()):
+        p = next(r for r in doc["grid"] if r["point"] == point)
         if p["accuracy"] is not None:
             ax.scatter(
                 [p["latency_ms"]],
@@ -296,9 +299,9 @@ def plot(doc: dict[str, Any], path: str) -> None:
                 marker="*",
                 s=150,
                 color=f"C{i}",
-                label=f"{rule}: {p['point']} (a {p['alpha']:g}, b {p['beta']:g}, g {p['gamma']:g})",
+                label=f"{' = '.join(rules)}: {point} (a {p['alpha']:g}, b {p['beta']:g}, g {p['gamma']:g})",
             )
-        for m in f["members"]:
+        for m in doc["families"][rules[0]]["members"]:
             ax.axvline(m["predicted_ms"], color=f"C{i}", lw=0.8, ls=":")
     for sub, b in doc["budgets_ms"].items():
         ax.axvline(b, color="k", lw=1, ls="--")
