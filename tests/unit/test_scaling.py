@@ -7,7 +7,7 @@ import pytest
 
 from gpunas.arch import Architecture
 from gpunas.errors import GpunasError
-from gpunas.nvidia import released_models
+from gpunas.nvidia import from_nvidia, released_models, to_nvidia
 from gpunas.scaling.compound import (
     Coefficients,
     choose,
@@ -66,6 +66,7 @@ def test_released_gpunet_scales_and_its_string_round_trips():
     gpunet0 = released_models()["GPUNet-0"]
     grown = scale_architecture(gpunet0, Coefficients(1.3, 1.158, 1.071), 1, res_step=32)
     assert Architecture.from_string(grown.to_string()) == grown
+    assert from_nvidia(to_nvidia(grown)) == grown  # NVIDIA's JSON round-trips too
     assert grown.resolution == round(gpunet0.resolution * 1.071 / 32) * 32
     assert sum(s.layers for s in grown.stages) > sum(s.layers for s in gpunet0.stages)
     with pytest.raises(GpunasError, match="phi must be >= 0"):
