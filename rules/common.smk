@@ -10,6 +10,7 @@ from gpunas.latency.partition import subspace_ids
 from gpunas.latency.settings import expected_conditions, resolve_slug
 from gpunas.scaling.compound import coefficient_grid
 from gpunas.scaling.stage import spread
+from gpunas.search.asynchronous import trials_per_chain
 from gpunas.training.trial import get_schedule
 from snakemake.utils import validate
 
@@ -83,6 +84,8 @@ wildcard_constraints:
     subspace=r"s\d+",
     round=r"\d{2}",
     slot=r"\d{2}",
+    chain=r"\d{2}",
+    trial=r"\d{3}",
 
 
 def get_space_path():
@@ -243,6 +246,44 @@ def get_train_attempts():
 
 ROUNDS = config["search"]["rounds"]
 BATCH = config["search"]["batch"]
+# search.mode async: per band, search.in_flight chains of trials (as many trials in all as the
+# rounds would train), each trial proposed when its chain's previous one has finished.
+ASYNC = config["search"].get("mode", "sync") == "async"
+CHAINS = (
+    trials_per_chain(ROUNDS * BATCH, config["search"].get("in_flight", 8))
+    if ASYNC
+    else []
+)
+
+
+def async_trials():
+    """(band, chain, trial) of every asynchronous trial."""
+    return [
+        (s, k, t) for s in SUBSPACES for k, n in enumerate(CHAINS) for t in range(n)
+    ]
+
+
+def get_async_previous(wildcards):
+    """The chain's previous trial ([] for its first): a chain trains one trial at a time."""
+    t = int(wildcards.trial)
+    return (
+        f"results/search/{wildcards.subspace}/k{wildcards.chain}/t{t - 1:03d}/metrics.json"
+        if t
+        else []
+    )
+
+
+def get_async_band(kind):
+    """The band's asynchronous trials' ``kind`` files (proposal.json or metrics.json)."""
+
+    def files(wildcards):
+        return [
+            f"results/search/{s}/k{k:02d}/t{t:03d}/{kind}"
+            for s, k, t in async_trials()
+            if s == wildcards.subspace
+        ]
+
+    return files
 
 
 def get_previous_history(wildcards):
@@ -285,6 +326,11 @@ def get_round_metrics(wildcards):
 
 def get_all_weights():
     """The declared weights of every trial (a tier's hub copies its winner's, from any band)."""
+    if ASYNC:
+        return [
+            f"results/search/{s}/k{k:02d}/t{t:03d}/weights.pt"
+            for s, k, t in async_trials()
+        ]
     return [
         f"results/search/{s}/r{r:02d}/s{slot:02d}/weights.pt"
         for s in SUBSPACES
@@ -294,6 +340,8 @@ def get_all_weights():
 
 
 def get_final_histories():
+    if ASYNC:
+        return [f"results/search/{s}/history.parquet" for s in SUBSPACES]
     return [f"results/search/{s}/history_r{ROUNDS - 1:02d}.parquet" for s in SUBSPACES]
 
 
@@ -317,6 +365,11 @@ def get_scaling_metrics():
 
 def get_search_benchmarks():
     """Every search training's benchmark file (the routes' costs)."""
+    if ASYNC:
+        return [
+            f"results/benchmarks/train_async/{s}/k{k:02d}/t{t:03d}.tsv"
+            for s, k, t in async_trials()
+        ]
     return [
         f"results/benchmarks/train_candidate/{s}/r{r:02d}/s{slot:02d}.tsv"
         for s in SUBSPACES
@@ -358,8 +411,12 @@ def get_data_workers(wildcards):
 
 def get_search_settings():
     """The search.* keys that change a proposal (not rounds: raising it adds rounds, it does not
-    redo the earlier ones)."""
-    return {k: v for k, v in config["search"].items() if k != "rounds"}
+    redo the earlier ones; not mode and in_flight: they choose which jobs exist)."""
+    return {
+        k: v
+        for k, v in config["search"].items()
+        if k not in ("rounds", "mode", "in_flight")
+    }
 
 
 def get_training_schedule():

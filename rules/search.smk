@@ -62,3 +62,69 @@ rule record_results:
         "../envs/search.yaml"
     script:
         "../workflow_scripts/record_results.py"
+
+
+# search.mode async: no round; each band's search.in_flight chains propose and train one trial
+# at a time, each proposal reading every trial finished at that moment (see
+# gpunas.search.asynchronous); the band's history is written once its chains are done.
+
+
+rule propose_async:
+    input:
+        space=get_space_path(),
+        samples="results/samples/samples.parquet",
+        subspaces="results/subspaces/subspaces.json",
+        previous=get_async_previous,
+    output:
+        proposal="results/search/{subspace}/k{chain}/t{trial}/proposal.json",
+    log:
+        "logs/propose_async/{subspace}/k{chain}/t{trial}.log",
+    benchmark:
+        "results/benchmarks/propose_async/{subspace}/k{chain}/t{trial}.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        root="results/search",
+        batch=lookup(dpath="search/batch", within=config),
+        search=get_search_settings(),
+        seed=lookup(dpath="seed", within=config),
+    script:
+        "../workflow_scripts/propose_async.py"
+
+
+use rule train_model as train_async with:
+    input:
+        entries="results/search/{subspace}/k{chain}/t{trial}/proposal.json",
+        space=get_space_path(),
+        dataset=get_prepared_dataset(),
+    output:
+        metrics="results/search/{subspace}/k{chain}/t{trial}/metrics.json",
+        weights="results/search/{subspace}/k{chain}/t{trial}/weights.pt",
+    log:
+        "logs/train_async/{subspace}/k{chain}/t{trial}.log",
+    benchmark:
+        "results/benchmarks/train_async/{subspace}/k{chain}/t{trial}.tsv"
+    params:
+        kind="async",
+        key="0",
+        seed=lookup(dpath="seed", within=config),
+        train=get_training_schedule(),
+        attempts=get_train_attempts(),
+        evaluator=lookup(dpath="evaluator", within=config),
+        fault="",
+
+
+rule record_async_results:
+    input:
+        proposals=get_async_band("proposal.json"),
+        metrics=get_async_band("metrics.json"),
+    output:
+        history="results/search/{subspace}/history.parquet",
+    log:
+        "logs/record_async_results/{subspace}.log",
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    script:
+        "../workflow_scripts/record_async_results.py"

@@ -7,7 +7,9 @@ appends its own; the optimiser is rebuilt from it and the seed, so the history *
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gpunas.tables import read_table
@@ -39,3 +41,32 @@ def read_history(path: str | Path | None) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in HISTORY_COLUMNS})
     df, _ = read_table(path, "history")
     return df
+
+
+def trial_row(
+    m: dict[str, Any], subspace: str, round_: int, slot: int, metrics: str | Path
+) -> dict[str, Any]:
+    """One history row from a training's metrics record ``m`` (read from ``metrics``); a complete
+    trial with a non-finite accuracy is recorded as failed."""
+    if m["status"] == "complete" and not np.isfinite(m.get("val_top1") or np.nan):
+        m = {**m, "status": "failed", "reason": "non-finite accuracy"}
+    ok = m["status"] == "complete"
+    return {
+        "subspace": subspace,
+        "round": round_,
+        "slot": slot,
+        "sample": m["sample"],
+        "encoding": ",".join(str(int(v)) for v in m["encoding"]),
+        "arch": m["arch"],
+        "predicted_ms": m["predicted_ms"],
+        "proposer": m["proposer"],
+        "status": m["status"],
+        "reason": m.get("reason", ""),
+        "accuracy": m.get("val_top1") if ok else np.nan,
+        "val_loss": m.get("val_loss") if ok else np.nan,
+        "params": m.get("params", -1),
+        "macs": m.get("macs", -1),
+        "wall_s": m.get("wall_s", np.nan),
+        "seed": m.get("seed", -1),
+        "trial_dir": str(Path(metrics).parent),
+    }

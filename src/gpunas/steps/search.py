@@ -13,8 +13,9 @@ import pandas as pd
 from gpunas.errors import GpunasError
 from gpunas.io import atomic_write_json
 from gpunas.latency.partition import read_subspace
-from gpunas.search.history import HISTORY_COLUMNS, read_history
-from gpunas.search.propose import SearchConfig, encode_key, propose_for_band
+from gpunas.search.asynchronous import async_history, propose_next, trial_id
+from gpunas.search.history import HISTORY_COLUMNS, read_history, trial_row
+from gpunas.search.propose import SearchConfig, propose_for_band
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples
 from gpunas.tables import write_table
@@ -96,31 +97,8 @@ def record_results(
     rows = []
     for path in metrics:
         m = json.loads(Path(path).read_text())
-        if m["status"] == "skipped":
-            continue
-        if m["status"] == "complete" and not np.isfinite(m.get("val_top1") or np.nan):
-            m = {**m, "status": "failed", "reason": "non-finite accuracy"}
-        rows.append(
-            {
-                "subspace": doc["subspace"],
-                "round": doc["round"],
-                "slot": m["slot"],
-                "sample": m["sample"],
-                "encoding": encode_key(m["encoding"]),
-                "arch": m["arch"],
-                "predicted_ms": m["predicted_ms"],
-                "proposer": m["proposer"],
-                "status": m["status"],
-                "reason": m.get("reason", ""),
-                "accuracy": m.get("val_top1") if m["status"] == "complete" else np.nan,
-                "val_loss": m.get("val_loss") if m["status"] == "complete" else np.nan,
-                "params": m.get("params", -1),
-                "macs": m.get("macs", -1),
-                "wall_s": m.get("wall_s", np.nan),
-                "seed": m.get("seed", -1),
-                "trial_dir": str(Path(path).parent),
-            }
-        )
+        if m["status"] != "skipped":
+            rows.append(trial_row(m, doc["subspace"], doc["round"], m["slot"], path))
     new = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     if len(prev) and len(new) and new["encoding"].isin(prev["encoding"]).any():
         raise GpunasError(f"{proposals}: a proposal repeats an already trained candidate")
@@ -134,6 +112,68 @@ def record_results(
         doc["round"],
         len(ok),
         int((new["status"] == "failed").sum()),
+        out["accuracy"].max() if len(out) else float("nan"),
+    )
+    return out
+
+
+def propose_async(
+    space: str,
+    samples: str | Path,
+    subspaces: str | Path,
+    subspace: str,
+    chain: int,
+    trial: int,
+    root: str | Path,
+    batch: int,
+    search: dict[str, Any],
+    seed: int,
+    output: str | Path,
+) -> dict[str, Any]:
+    """The next trial of one chain of one band (``search.mode: async``):
+    :func:`gpunas.search.asynchronous.propose_next`."""
+    sp = load_space(space)
+    df, vectors, _ = read_samples(sp, samples)
+    sub = read_subspace(subspaces, subspace)
+    cfg = SearchConfig.from_dict(search)
+    doc = propose_next(
+        sp,
+        vectors,
+        df["predicted_ms"].to_numpy(),
+        sub | {"id": subspace},
+        chain,
+        trial,
+        root,
+        batch,
+        cfg,
+        seed,
+        output,
+    )
+    entry = doc["slots"][0]
+    log.info(
+        "%s: %s (%s; %d finished, %d in flight, liar %s)",
+        trial_id(subspace, chain, trial),
+        entry.get("arch", entry.get("reason")),
+        entry["proposer"],
+        len(doc["seen"]),
+        len(doc["pending"]),
+        "-" if doc["liar"] is None else f"{doc['liar']:.2f}",
+    )
+    return doc
+
+
+def record_async_results(
+    proposals: list[str], metrics: list[str], subspace: str, output: str | Path
+) -> pd.DataFrame:
+    """A band's history of its asynchronous trials, in the order they were proposed."""
+    out = async_history(proposals, metrics)
+    out = out.astype({"round": int, "slot": int, "sample": int, "params": int, "macs": int, "seed": int})
+    write_table(out, {"subspace": subspace, "mode": "async", "trials": len(out)}, output)
+    log.info(
+        "%s: %d asynchronous trials, %d failed; best %.2f%%",
+        subspace,
+        len(out),
+        int((out["status"] == "failed").sum()),
         out["accuracy"].max() if len(out) else float("nan"),
     )
     return out

@@ -47,6 +47,13 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         copied=("sample", "encoding", "arch", "predicted_ms", "proposer"),
         score="val_top1",
     ),
+    # results/search/<band>/k<chain>/t<trial>/proposal.json: one asynchronous trial (search.mode: async)
+    "async": EntryKind(
+        find=lambda doc, key: doc["slots"][0],
+        ids=lambda doc, key, seed: {"subspace": doc["subspace"], "round": doc["round"], "slot": doc["chain"]},
+        copied=("sample", "encoding", "arch", "predicted_ms", "proposer"),
+        score="val_top1",
+    ),
     # results/baselines/baselines.json: the picked variant of each family under each budget
     "baseline": EntryKind(
         find=lambda doc, key: doc["picks"].get(key),

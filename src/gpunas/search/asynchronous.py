@@ -1,0 +1,223 @@
+"""Asynchronous search (``search.mode: async``): a proposal as soon as a training slot frees.
+
+Each band runs ``search.in_flight`` chains of trials; trial ``t`` of chain ``k`` is proposed when
+the chain's trial ``t - 1`` has finished, from every trial finished at that moment (every band's
+with the shared surrogate), the trials still in flight told to the model as the constant liar
+(their accuracy taken as the mean of the finished ones; Ginsbourger, Le Riche and Carraro 2010).
+No trial waits for another band or another chain. Proposals are made one at a time under a lock
+(no two proposals see the same state, so none repeats another's candidate), and each records the
+trials it saw and those in flight, so a run can be audited and each proposal replayed.
+
+Files (``root`` = ``results/search``): ``<band>/k<chain>/t<trial>/proposal.json`` and, once
+trained, ``metrics.json`` beside it. What a proposal sees depends on the order trainings finish:
+unlike the synchronous rounds, a rerun from scratch is not bit-reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gpunas.io import atomic_write_json
+from gpunas.search.history import HISTORY_COLUMNS, trial_row
+
+PROPOSAL = "proposal.json"
+METRICS = "metrics.json"
+
+
+def trial_id(subspace: str, chain: int, trial: int) -> str:
+    """The trial's name in records: ``<band>/k<chain>/t<trial>``."""
+    return f"{subspace}/k{chain:02d}/t{trial:03d}"
+
+
+def trials_per_chain(total: int, in_flight: int) -> list[int]:
+    """How many trials each of ``in_flight`` chains runs so that a band runs ``total`` in all
+    (the first chains one more when it does not divide)."""
+    if in_flight < 1:
+        raise ValueError(f"search.in_flight must be >= 1, got {in_flight}")
+    chains = min(in_flight, max(total, 1))
+    return [total // chains + (k < total % chains) for k in range(chains)]
+
+
+def read_trials(root: str | Path) -> pd.DataFrame:
+    """Every asynchronous trial under ``root``: one row per proposal (``id``, ``subspace``,
+    ``chain``, ``trial``, ``sequence``: the order proposals were made, ``encoding``, ``status``:
+    ``pending`` until its metrics exist, then theirs, ``accuracy``); skipped proposals are left
+    out. Unreadable files raise ``ValueError`` naming the file."""
+    rows = []
+    for path in sorted(Path(root).glob(f"*/k*/t*/{PROPOSAL}")):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: unreadable proposal ({exc})") from None
+        entry = doc["slots"][0]
+        if entry.get("skip"):
+            continue
+        status, accuracy = "pending", np.nan
+        metrics = path.with_name(METRICS)
+        if metrics.exists() and metrics.stat().st_size:
+            try:
+                m = json.loads(metrics.read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{metrics}: unreadable metrics ({exc})") from None
+            status = m["status"]
+            accuracy = m.get("val_top1") if status == "complete" else np.nan
+            if status == "complete" and not np.isfinite(accuracy if accuracy is not None else np.nan):
+                status, accuracy = "failed", np.nan
+        rows.append(
+            {
+                "id": trial_id(doc["subspace"], doc["chain"], doc["round"]),
+                "subspace": doc["subspace"],
+                "chain": doc["chain"],
+                "trial": doc["round"],
+                "sequence": doc["sequence"],
+                "encoding": ",".join(str(int(v)) for v in entry["encoding"]),
+                "status": status,
+                "accuracy": float(accuracy) if accuracy is not None else np.nan,
+            }
+        )
+    columns = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy"]
+    return pd.DataFrame(rows, columns=columns).sort_values("sequence", kind="stable").reset_index(drop=True)
+
+
+def liar_history(trials: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
+    """What a proposal learns from: the finished trials as they are and the pending ones as the
+    constant liar (status complete, accuracy = the mean accuracy of the finished ones; without
+    any finished trial the pending ones are only excluded, as failed). Columns as
+    :func:`gpunas.search.propose.propose_for_band` reads them (``subspace``, ``encoding``,
+    ``accuracy``, ``status``); returns it and the liar's value (None without one)."""
+    done = trials[trials["status"] != "pending"]
+    scores = done.loc[done["status"] == "complete", "accuracy"].to_numpy(dtype=float)
+    liar = float(scores.mean()) if len(scores) else None
+    hist = trials[["subspace", "encoding", "accuracy", "status"]].copy()
+    pending = trials["status"] == "pending"
+    hist.loc[pending, "status"] = "complete" if liar is not None else "failed"
+    hist.loc[pending, "accuracy"] = liar if liar is not None else np.nan
+    return hist.reset_index(drop=True), liar
+
+
+def virtual_round(trials: pd.DataFrame, subspace: str, batch: int) -> int:
+    """The synchronous round a band's next proposal stands for: its proposals so far // batch
+    (so the first ``init_rounds * batch`` proposals of a band are the Sobol order's, as in sync)."""
+    return int((trials["subspace"] == subspace).sum()) // max(batch, 1)
+
+
+def async_history(proposals: list[str | Path], metrics: list[str | Path]) -> pd.DataFrame:
+    """A band's history table (:data:`HISTORY_COLUMNS`; ``round`` = the trial's index in its chain,
+    ``slot`` = its chain) from its proposals and metrics, in the order the proposals were made.
+
+    Raises:
+        ValueError: a repeated candidate, or as many proposals as metrics files missing.
+    """
+    if len(proposals) != len(metrics):
+        raise ValueError(f"{len(proposals)} proposals but {len(metrics)} metrics files")
+    rows = []
+    for p, mpath in zip(proposals, metrics, strict=True):
+        doc = json.loads(Path(p).read_text())
+        m = json.loads(Path(mpath).read_text())
+        if m["status"] == "skipped":
+            continue
+        rows.append((doc["sequence"], trial_row(m, doc["subspace"], doc["round"], doc["chain"], mpath)))
+    rows.sort(key=lambda r: r[0])
+    out = pd.DataFrame([r for _, r in rows], columns=HISTORY_COLUMNS)
+    repeated = out["encoding"][out["encoding"].duplicated()]
+    if len(repeated):
+        raise ValueError(f"asynchronous trials repeat a candidate: {repeated.iloc[0]}")
+    return out
+
+
+def proposal_doc(
+    subspace: str,
+    chain: int,
+    trial: int,
+    trials: pd.DataFrame,
+    liar: float | None,
+    entry: dict[str, Any],
+    info: dict[str, Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The record of one asynchronous proposal: the entry to train (``slots[0]``, as a round's
+    proposals have it) and what it saw (``seen``: finished trials; ``pending``: in flight)."""
+    finished = trials["status"] != "pending"
+    return {
+        "subspace": subspace,
+        "chain": chain,
+        "round": trial,
+        "sequence": len(trials),
+        "seen": trials.loc[finished, "id"].tolist(),
+        "pending": trials.loc[~finished, "id"].tolist(),
+        "liar": liar,
+        "model": info,
+        **extra,
+        "slots": [entry | {"slot": 0}],
+    }
+
+
+def propose_next(
+    space: Any,
+    vectors: np.ndarray,
+    predicted_ms: np.ndarray,
+    sub: dict[str, Any],
+    chain: int,
+    trial: int,
+    root: str | Path,
+    batch: int,
+    cfg: Any,
+    seed: int,
+    output: str | Path,
+) -> dict[str, Any]:
+    """Propose and write (``output``) trial ``trial`` of chain ``chain`` of the band ``sub`` (a
+    sub-space record: ``id``, ``members``, ``lo_ms``, ``hi_ms``, ``empty``), learning from every
+    trial under ``root`` finished now, the ones in flight as the constant liar; ``vectors`` (shape
+    (samples, dim)) and ``predicted_ms`` (samples,) are the Sobol samples'; ``cfg`` a
+    :class:`gpunas.search.propose.SearchConfig`. Runs under a lock
+    (``root/.proposals.lock``), so proposals made at the same time see each other's."""
+    from filelock import FileLock
+
+    from gpunas.search.propose import propose_for_band  # scikit-optimize: not for the DAG's build
+
+    subspace = sub["id"]
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with FileLock(str(Path(root) / ".proposals.lock")):
+        trials = read_trials(root)
+        hist, liar = liar_history(trials)
+        round_ = virtual_round(trials, subspace, batch)
+        # one proposal, with random streams of its own (chain, trial) within the run's seed
+        rows, proposer, info = propose_for_band(
+            space,
+            vectors,
+            np.asarray(sub["members"], dtype=np.int64),
+            hist,
+            subspace,
+            round_=round_,
+            batch=1,
+            cfg=cfg,
+            seed=seed + 7919 * trial + chain,
+        )
+        if len(rows):
+            row = int(rows[0])
+            entry = {
+                "skip": False,
+                "sample": row,
+                "encoding": [int(v) for v in vectors[row]],
+                "arch": space.describe(vectors[row]),
+                "predicted_ms": float(predicted_ms[row]),
+                "proposer": proposer,
+            }
+        else:
+            why = "sub-space is empty" if sub["empty"] else "no untrained candidate left in the sub-space"
+            entry = {"skip": True, "reason": why, "proposer": proposer}
+        extra = {
+            "strategy": cfg.strategy,
+            "surrogate": cfg.surrogate,
+            "virtual_round": round_,
+            "seed": [seed, chain, trial],
+            "band_ms": [sub["lo_ms"], sub["hi_ms"]],
+        }
+        doc = proposal_doc(subspace, chain, trial, trials, liar, entry, info, extra)
+        atomic_write_json(output, doc)
+    return doc
