@@ -28,7 +28,13 @@ def _pool():
     vectors = sobol_vectors(space, m=8, seed=0)
     # two bands: the first and the second half of the samples
     bands = [
-        {"id": f"s{i}", "members": list(range(i * 128, (i + 1) * 128)), "lo_ms": i, "hi_ms": i + 1, "empty": False}
+        {
+            "id": f"s{i}",
+            "members": list(range(i * 128, (i + 1) * 128)),
+            "lo_ms": i,
+            "hi_ms": i + 1,
+            "empty": False,
+        }
         for i in range(2)
     ]
     return space, vectors, np.linspace(0.1, 1.0, len(vectors)), bands
@@ -106,7 +112,10 @@ def test_async_run_never_repeats_and_each_proposal_records_what_it_saw(tmp_path,
     assert len(trials) == 2 * chains * per_chain
     assert not trials["encoding"].duplicated().any()  # never a duplicate, pending ones included
     for b, (_, _, _, bands) in enumerate([pool, pool]):
-        rows = [json.loads(p.read_text())["slots"][0]["sample"] for p in tmp_path.glob(f"s{b}/k*/t*/proposal.json")]
+        rows = [
+            json.loads(p.read_text())["slots"][0]["sample"]
+            for p in tmp_path.glob(f"s{b}/k*/t*/proposal.json")
+        ]
         assert set(rows) <= set(bands[b]["members"])  # always inside its band
     # the first batch of each band is the Sobol order's, as in the synchronous rounds
     s0 = sorted(tmp_path.glob("s0/k*/t*/proposal.json"), key=lambda p: json.loads(p.read_text())["sequence"])

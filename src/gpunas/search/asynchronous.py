@@ -157,6 +157,42 @@ def proposal_doc(
     }
 
 
+def propose_one(
+    space: Any,
+    vectors: np.ndarray,
+    sub: dict[str, Any],
+    trials: pd.DataFrame,
+    chain: int,
+    trial: int,
+    batch: int,
+    cfg: Any,
+    seed: int,
+) -> tuple[int | None, str, dict[str, Any], float | None, int]:
+    """The next trial of chain ``chain`` of band ``sub`` given ``trials`` (:func:`read_trials`'s
+    table: the finished and in-flight trials of every band) - the proposal itself, without files,
+    as the workflow (:func:`propose_next`) and the simulations of ``benchmarks/`` run it.
+
+    Returns (row of ``vectors`` or None when the band has no untried member left, what proposed it,
+    the model's info, the constant liar's value, the synchronous round it stands for)."""
+    from gpunas.search.propose import propose_for_band  # scikit-optimize: not for the DAG's build
+
+    hist, liar = liar_history(trials)
+    round_ = virtual_round(trials, sub["id"], batch)
+    # one proposal, with random streams of its own (chain, trial) within the run's seed
+    rows, proposer, info = propose_for_band(
+        space,
+        vectors,
+        np.asarray(sub["members"], dtype=np.int64),
+        hist,
+        sub["id"],
+        round_=round_,
+        batch=1,
+        cfg=cfg,
+        seed=seed + 7919 * trial + chain,
+    )
+    return (int(rows[0]) if len(rows) else None), proposer, info, liar, round_
+
+
 def propose_next(
     space: Any,
     vectors: np.ndarray,
@@ -178,28 +214,14 @@ def propose_next(
     (``root/.proposals.lock``), so proposals made at the same time see each other's."""
     from filelock import FileLock
 
-    from gpunas.search.propose import propose_for_band  # scikit-optimize: not for the DAG's build
-
     subspace = sub["id"]
     Path(root).mkdir(parents=True, exist_ok=True)
     with FileLock(str(Path(root) / ".proposals.lock")):
         trials = read_trials(root)
-        hist, liar = liar_history(trials)
-        round_ = virtual_round(trials, subspace, batch)
-        # one proposal, with random streams of its own (chain, trial) within the run's seed
-        rows, proposer, info = propose_for_band(
-            space,
-            vectors,
-            np.asarray(sub["members"], dtype=np.int64),
-            hist,
-            subspace,
-            round_=round_,
-            batch=1,
-            cfg=cfg,
-            seed=seed + 7919 * trial + chain,
+        row, proposer, info, liar, round_ = propose_one(
+            space, vectors, sub, trials, chain, trial, batch, cfg, seed
         )
-        if len(rows):
-            row = int(rows[0])
+        if row is not None:
             entry = {
                 "skip": False,
                 "sample": row,

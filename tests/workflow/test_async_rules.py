@@ -1,0 +1,84 @@
+"""search.mode async as a real Snakemake run: per band two chains of trials, each proposed when its
+chain's previous training finished, from every trial finished at that moment."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from ..conftest import ROOT
+from .test_search_rules import MINI
+
+DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+ASYNC = {k: v for k, v in MINI.items() if k != "_inject_fault"} | {
+    "search": {"strategy": "bo", "rounds": 2, "batch": 2, "init_rounds": 1, "pool": 64, "mode": "async", "in_flight": 2},
+    "baselines": DEFAULT["baselines"] | {"enabled": False},
+    "final": DEFAULT["final"] | {"enabled": False},
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_async_search_records_what_each_proposal_saw_and_resumes(workflow):
+    workflow.config(**ASYNC)
+    res = workflow.path / "results" / "search"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2"],
+        cwd=workflow.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while len(list(res.glob("*/k*/t*/metrics.json"))) < 3:
+        assert proc.poll() is None, "the workflow ended before it could be killed"
+        assert time.monotonic() < deadline, "no trial finished in time"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and every job it started
+    proc.wait()
+    trained = {p.parent: p.stat().st_mtime for p in res.glob("*/k*/t*/metrics.json")}
+    proposed = {p: p.read_text() for p in res.glob("*/k*/t*/proposal.json")}
+    workflow.run("--unlock")
+    again = workflow.run()  # the profile sets rerun-incomplete
+    assert "rule propose_candidates" not in again.stderr and "rule propose_async" in again.stderr
+    # kill and resume: a training whose job had finished is not redone; one killed after writing
+    # its metrics but before Snakemake recorded it is redone as incomplete (rerun-incomplete:
+    # "Forced execution")
+    jobs = again.stderr.split("rule train_async:")[1:]
+    redone = {re.search(r"output: (\S+)/metrics\.json", j)[1]: j for j in jobs}
+    retrained = set()
+    for trial, mtime in trained.items():
+        if (trial / "metrics.json").stat().st_mtime != mtime:
+            name = str(trial.relative_to(workflow.path))
+            reason = redone[name].split("reason:")[1].splitlines()[0]
+            assert "Forced execution" in reason or "Incomplete" in reason, (
+                f"{name} was trained again: {reason}"
+            )
+            retrained.add(str(trial.relative_to(res)))
+    for path, text in proposed.items():  # no proposal made before the kill is made again
+        assert path.read_text() == text, path
+    props = {p: json.loads(p.read_text()) for p in res.glob("s*/k*/t*/proposal.json")}
+    assert len(props) == 2 * 2 * 2  # bands x chains x trials per chain (rounds x batch per band)
+    encodings = [tuple(d["slots"][0]["encoding"]) for d in props.values()]
+    assert len(set(encodings)) == len(encodings)  # never a duplicate
+    sequences = sorted(d["sequence"] for d in props.values())
+    assert sequences == list(range(len(props)))  # proposals were made one at a time
+    for path, doc in props.items():
+        made = path.stat().st_mtime
+        for name in set(doc["seen"]) - retrained:  # finished before the proposal was made
+            assert os.stat(res / name / "metrics.json").st_mtime <= made, (path, name)
+        for name in doc["pending"]:  # in flight when it was made: its metrics came later
+            assert os.stat(res / name / "metrics.json").st_mtime >= made, (path, name)
+        if doc["round"]:  # a chain's next trial waited for its previous one only
+            prev = f"{doc['subspace']}/k{doc['chain']:02d}/t{doc['round'] - 1:03d}"
+            assert prev in doc["seen"]
+    for band in ("s0", "s1"):
+        hist = pd.read_parquet(res / band / "history.parquet")
+        assert len(hist) == 4 and hist["encoding"].is_unique and (hist["status"] == "complete").all()
+        assert sorted(zip(hist["slot"], hist["round"], strict=True)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    hub = json.loads((workflow.path / "results/hub/hub.json").read_text())
+    assert all(t["status"] == "ok" for t in hub["tiers"])
