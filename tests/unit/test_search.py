@@ -311,3 +311,32 @@ def test_a_strategy_that_fell_back_to_random_is_recorded_as_random(pool, tiny_sp
         propose(pool, Featurizer(tiny_space), keys, acc, ok, n=3, round_=1, band=0, cfg=cfg, seed=0)[1]
         == strategy
     )
+
+
+def test_rows_in_matches_the_encoded_keys_exactly():
+    from gpunas.search.propose import rows_in
+
+    rng = np.random.default_rng(3)
+    vectors = rng.integers(0, 4, size=(5000, 12))
+    keys = [encode_key(vectors[i]) for i in rng.choice(5000, 300, replace=False)]
+    keys += ["1,2,3", "7," * 11 + "7"]  # another length; absent values
+    reference = np.array([encode_key(v) in set(keys) for v in vectors])
+    assert (P.rows_in(vectors, keys) == reference).all() and reference.sum() >= 300
+    assert not rows_in(vectors, []).any() and rows_in(vectors[:0], keys).shape == (0,)
+
+
+def test_fast_posterior_equals_scikit_optimizes():
+    from gpunas.search.surrogate import Surrogate, _Posterior
+
+    rng = np.random.default_rng(0)
+    x = rng.random((150, 8))
+    y = np.sin(3 * x[:, 0]) + x[:, 1] + 0.01 * rng.normal(size=150)  # a smooth target, little noise
+    s = Surrogate.fitted(x, y, seed=0, restarts=0, ard_points_per_dim=2, max_fit_points=100)
+    q = np.vstack([x + 0.02 * rng.normal(size=x.shape), rng.random((100, 8))])  # near the data, and far
+    mean, std = s.gp.predict(q, return_std=True)
+    prior = np.sqrt(s.gp.kernel_.diag(q)) * s.gp.y_train_std_
+    assert std.max() < 0.5 * prior.min()  # the data lowers the variance: the term under test matters
+    fast_mean, fast_std = _Posterior(s.gp).predict(q, return_std=True)
+    np.testing.assert_allclose(fast_mean, mean, rtol=1e-10, atol=1e-12)
+    # the variance is a difference of two numbers near the prior's: both formulas round there
+    np.testing.assert_allclose(fast_std**2, std**2, rtol=0, atol=1e-9 * prior.max() ** 2)

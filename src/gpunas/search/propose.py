@@ -85,6 +85,27 @@ def encode_key(vector: np.ndarray) -> str:
     return ",".join(str(int(v)) for v in vector)
 
 
+def rows_in(vectors: np.ndarray, keys: list[str]) -> np.ndarray:
+    """Which rows of ``vectors`` (shape (n, dim), integers) are among ``keys`` (encoded with
+    :func:`encode_key`): a boolean mask of shape (n,). Rows are matched by a 64-bit hash, then
+    every hash match is checked exactly, so a collision never hides a row (vectorised: a band of
+    175k members against 1,200 trials takes milliseconds, where encoding every row took seconds).
+    """
+    vectors = np.asarray(vectors, dtype=np.int64)
+    mask = np.zeros(len(vectors), dtype=bool)
+    wanted = {k for k in keys if k.count(",") == vectors.shape[1] - 1} if vectors.ndim == 2 else set()
+    if not wanted or len(vectors) == 0:
+        return mask
+    coef = np.random.default_rng(0).integers(1, 2**62, size=vectors.shape[1], dtype=np.int64) | 1
+    with np.errstate(over="ignore"):
+        hashed = (vectors.astype(np.uint64) * coef.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
+        targets = np.array([decode_key(k) for k in wanted], dtype=np.int64)
+        target_hash = (targets.astype(np.uint64) * coef.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
+    for i in np.flatnonzero(np.isin(hashed, target_hash)):
+        mask[i] = encode_key(vectors[i]) in wanted
+    return mask
+
+
 def decode_key(text: str) -> list[int]:
     return [int(v) for v in text.split(",")] if text else []
 
@@ -283,9 +304,7 @@ def propose(
     all by default); none of them is proposed again.
     """
     rng, gp_seed = round_streams(seed, band, round_)
-    keys = np.array([encode_key(v) for v in pool_vectors])
-    trained = set(history_keys)
-    available = np.flatnonzero([k not in trained for k in keys])
+    available = np.flatnonzero(~rows_in(pool_vectors, history_keys))
     if len(available) == 0:
         return [], "exhausted", {}
     if round_ < cfg.init_rounds:
