@@ -2,7 +2,7 @@
 
 The table, bands and seeds are ``bench_tabular.py``'s (CIFAR-10 test accuracy, Titan RTX batch-1
 latency, 3 bands at the 10 / 25 / 50% latency quantiles, search seeds 0..19), the strategy the
-default (``trust_region``, shared surrogate). Modes:
+default (``trust_region``, shared surrogate; GP restarts 0, as the recorded tables). Modes:
 
 - ``sync``: rounds of 8 proposals per band (``search.batch: 8``), exactly as ``bench_tabular.run``;
 - ``async-8`` and ``async-32``: 8 or 32 trainings in flight per band, through the workflow's own
@@ -17,7 +17,7 @@ median best-so-far curve (over seeds) needs to reach random search's exact media
 and a paired test of async against sync per seed (Wilcoxon signed-rank on the evaluations each
 seed needed; a seed that did not reach it within ``--n`` counts as ``n + 1``).
 
-    python benchmarks/bench_async_quality.py [--seeds 20] [--n 64] [--workers 2]
+    python benchmarks/bench_async_quality.py [--seeds 20] [--n 48] [--workers 2]
 
 Writes benchmarks/results/async_quality.json (runs cached in async_quality_runs.jsonl).
 """
@@ -148,7 +148,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nasbench201_hw.csv"))
     ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--n", type=int, default=64, help="evaluations per band")
+    ap.add_argument("--n", type=int, default=48, help="evaluations per band")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "async_quality.json")
     args = ap.parse_args()
@@ -156,7 +156,7 @@ def main() -> None:
     log.setLevel(logging.INFO)
     base = {"table": "whole", "csv": args.csv, "accuracy": "cifar10_test", "latency": "latency_ms_titan_rtx_1",
             "quantiles": [0.1, 0.25, 0.5], "strategy": "trust_region", "n": args.n,
-            "search": {"init_rounds": 1, "restarts": 2}}  # fmt: skip
+            "search": {"init_rounds": 1, "restarts": 0}}  # fmt: skip
     jobs = [
         base | {"mode": m, "in_flight": f, "seed": s} for m, f in MODES.items() for s in range(args.seeds)
     ]

@@ -11,7 +11,7 @@ from .test_envs import rules
 # The rules that go to the cluster; every other rule is cheap and runs beside the driver.
 SLURM_RULES = {
     "profile_layers", "check_lut_fidelity", "prepare_dataset", "train_candidate", "train_baseline", "train_finalist",
-    "train_model", "train_scaling", "validate_hub",
+    "train_model", "train_scaling", "train_async", "validate_hub",
 }  # fmt: skip
 SLURM_PROFILES = [ROOT / "profiles/slurm/config.yaml", ROOT / "tests/slurm/profile/config.yaml"]
 
