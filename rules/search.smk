@@ -85,7 +85,6 @@ rule propose_async:
     conda:
         "../envs/search.yaml"
     params:
-        root="results/search",
         batch=lookup(dpath="search/batch", within=config),
         search=get_search_settings(),
         seed=lookup(dpath="seed", within=config),

@@ -12,7 +12,6 @@ run_step(
     subspace=snakemake.wildcards.subspace,
     chain=int(snakemake.wildcards.chain),
     trial=int(snakemake.wildcards.trial),
-    root=snakemake.params.root,
     batch=snakemake.params.batch,
     search=snakemake.params.search,
     seed=snakemake.params.seed,

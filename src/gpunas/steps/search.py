@@ -124,14 +124,15 @@ def propose_async(
     subspace: str,
     chain: int,
     trial: int,
-    root: str | Path,
     batch: int,
     search: dict[str, Any],
     seed: int,
     output: str | Path,
 ) -> dict[str, Any]:
     """The next trial of one chain of one band (``search.mode: async``):
-    :func:`gpunas.search.asynchronous.propose_next`."""
+    :func:`gpunas.search.asynchronous.propose_next`, reading the trials under the search folder
+    of ``output`` (``<root>/<band>/k<chain>/t<trial>/proposal.json``)."""
+    root = Path(output).parents[3]
     sp = load_space(space)
     df, vectors, _ = read_samples(sp, samples)
     sub = read_subspace(subspaces, subspace)
