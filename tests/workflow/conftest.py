@@ -1,8 +1,11 @@
 """Run the real workflow on a copy of the repository's workflow files in a temporary directory."""
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,23 @@ class Workflow:
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
+
+
+def kill_after(workflow: Workflow, pattern: str, count: int, timeout: float = 600) -> None:
+    """Run the workflow and SIGKILL the driver and every job it started once ``count`` files match
+    ``pattern`` under ``results/search``."""
+    res = workflow.path / "results" / "search"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2"],
+        cwd=workflow.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while len(list(res.glob(pattern))) < count:
+        assert proc.poll() is None, "the workflow ended before it could be killed"
+        assert time.monotonic() < deadline, "no trial finished in time"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and every job it started
+    proc.wait()
 
 
 def copy_workflow(path: Path) -> Workflow:

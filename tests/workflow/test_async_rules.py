@@ -4,16 +4,13 @@ chain's previous training finished, from every trial finished at that moment."""
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 import yaml
 
 from ..conftest import ROOT
+from .conftest import kill_after
 from .test_search_rules import MINI
 
 DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -29,17 +26,7 @@ ASYNC = {k: v for k, v in MINI.items() if k != "_inject_fault"} | {
 def test_async_search_records_what_each_proposal_saw_and_resumes(workflow):
     workflow.config(**ASYNC)
     res = workflow.path / "results" / "search"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2"],
-        cwd=workflow.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 600
-    while len(list(res.glob("*/k*/t*/metrics.json"))) < 3:
-        assert proc.poll() is None, "the workflow ended before it could be killed"
-        assert time.monotonic() < deadline, "no trial finished in time"
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and every job it started
-    proc.wait()
+    kill_after(workflow, "*/k*/t*/metrics.json", 3)  # the driver and every job it started, mid-search
     trained = {p.parent: p.stat().st_mtime for p in res.glob("*/k*/t*/metrics.json")}
     proposed = {p: p.read_text() for p in res.glob("*/k*/t*/proposal.json")}
     workflow.run("--unlock")

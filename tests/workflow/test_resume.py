@@ -1,14 +1,11 @@
 """Kill the driver (and its jobs) mid-search with SIGKILL, rerun, and lose nothing."""
 
-import os
-import signal
 import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 
+from .conftest import kill_after
 from .test_search_rules import MINI
 
 RESUME = {
@@ -29,17 +26,7 @@ def _trainings(trial_dir):
 def test_sigkill_mid_search_then_resume(workflow):
     workflow.config(**RESUME)
     res = workflow.path / "results" / "search"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2"],
-        cwd=workflow.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 600
-    while len(list(res.glob("*/r*/s*/metrics.json"))) < 3:
-        assert proc.poll() is None, "the workflow ended before it could be killed"
-        assert time.monotonic() < deadline, "no trial finished in time"
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and every job it started
-    proc.wait()
+    kill_after(workflow, "*/r*/s*/metrics.json", 3)  # the driver and every job it started, mid-search
     done_before = {p.parent: _trainings(p.parent) for p in res.glob("*/r*/s*/metrics.json")}
     assert done_before and not (workflow.path / "results/hub/hub.json").exists()
 
