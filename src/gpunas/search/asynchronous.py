@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gpunas.io import atomic_write_json
-from gpunas.search.history import HISTORY_COLUMNS, trial_row
+from gpunas.search.history import HISTORY_COLUMNS, candidate_entry, trial_row
 
 PROPOSAL = "proposal.json"
 METRICS = "metrics.json"
@@ -221,18 +221,7 @@ def propose_next(
         row, proposer, info, liar, round_ = propose_one(
             space, vectors, sub, trials, chain, trial, batch, cfg, seed
         )
-        if row is not None:
-            entry = {
-                "skip": False,
-                "sample": row,
-                "encoding": [int(v) for v in vectors[row]],
-                "arch": space.describe(vectors[row]),
-                "predicted_ms": float(predicted_ms[row]),
-                "proposer": proposer,
-            }
-        else:
-            why = "sub-space is empty" if sub["empty"] else "no untrained candidate left in the sub-space"
-            entry = {"skip": True, "reason": why, "proposer": proposer}
+        entry = candidate_entry(space, vectors, predicted_ms, row, proposer, sub["empty"])
         extra = {
             "strategy": cfg.strategy,
             "surrogate": cfg.surrogate,

@@ -70,3 +70,21 @@ def trial_row(
         "seed": m.get("seed", -1),
         "trial_dir": str(Path(metrics).parent),
     }
+
+
+def candidate_entry(
+    space: Any, vectors: np.ndarray, predicted_ms: np.ndarray, row: int | None, proposer: str, empty: bool
+) -> dict[str, Any]:
+    """The training entry of a proposal: sample ``row`` of ``vectors`` (its encoding, arch string
+    and predicted latency, ms), or a skipped entry saying why when there is none (``row`` None)."""
+    if row is None:
+        why = "sub-space is empty" if empty else "no untrained candidate left in the sub-space"
+        return {"skip": True, "reason": why, "proposer": proposer}
+    return {
+        "skip": False,
+        "sample": int(row),
+        "encoding": [int(v) for v in vectors[row]],
+        "arch": space.describe(vectors[row]),
+        "predicted_ms": float(predicted_ms[row]),
+        "proposer": proposer,
+    }

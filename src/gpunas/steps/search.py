@@ -14,7 +14,7 @@ from gpunas.errors import GpunasError
 from gpunas.io import atomic_write_json
 from gpunas.latency.partition import read_subspace
 from gpunas.search.asynchronous import async_history, propose_next, trial_id
-from gpunas.search.history import HISTORY_COLUMNS, read_history, trial_row
+from gpunas.search.history import HISTORY_COLUMNS, candidate_entry, read_history, trial_row
 from gpunas.search.propose import SearchConfig, propose_for_band
 from gpunas.spaces import load_space
 from gpunas.spaces.sampling import read_samples
@@ -47,25 +47,14 @@ def propose_candidates(
     rows, proposer, info = propose_for_band(
         sp, vectors, members, hist, subspace, round_=round_, batch=batch, cfg=cfg, seed=seed
     )
-    slots = []
-    for slot in range(batch):
-        if slot < len(rows):
-            row = int(rows[slot])
-            vec = vectors[row]
-            slots.append(
-                {
-                    "slot": slot,
-                    "skip": False,
-                    "sample": row,
-                    "encoding": [int(v) for v in vec],
-                    "arch": sp.describe(vec),
-                    "predicted_ms": float(df["predicted_ms"].iloc[row]),
-                    "proposer": proposer,
-                }
-            )
-        else:
-            why = "sub-space is empty" if sub["empty"] else "no untrained candidate left in the sub-space"
-            slots.append({"slot": slot, "skip": True, "reason": why, "proposer": proposer})
+    predicted = df["predicted_ms"].to_numpy()
+    slots = [
+        {"slot": slot}
+        | candidate_entry(
+            sp, vectors, predicted, int(rows[slot]) if slot < len(rows) else None, proposer, sub["empty"]
+        )
+        for slot in range(batch)
+    ]
     doc = {
         "subspace": subspace,
         "round": round_,
