@@ -5,11 +5,13 @@ latency, 3 bands at the 10 / 25 / 50% latency quantiles, search seeds 0..19), th
 default (``trust_region``, shared surrogate; GP restarts 0, as the recorded tables). Modes:
 
 - ``sync``: rounds of 8 proposals per band (``search.batch: 8``), exactly as ``bench_tabular.run``;
-- ``async-8`` and ``async-32``: 8 or 32 trainings in flight per band, through the workflow's own
-  asynchronous proposal code (:func:`gpunas.search.asynchronous.propose_one`: every trial finished
-  at that moment, in-flight ones as the constant liar), completions simulated: each training
-  takes a time proportional to its row's latency (the cost model of a training) times a seeded
-  log-normal factor (sigma 0.3), and a chain's next trial is proposed when its previous one ends.
+- ``async-8`` and ``async-32``: 24 or 96 trainings in flight shared by the 3 bands (8 or 32 a
+  band), through the workflow's own asynchronous proposal code
+  (:func:`gpunas.search.asynchronous.choose_band` for the band, then
+  :func:`~gpunas.search.asynchronous.propose_one`: every trial finished at that moment, in-flight
+  ones as the constant liar), completions simulated: each training takes a time proportional to
+  its row's latency (the cost model of a training) times a seeded log-normal factor (sigma 0.3),
+  and a chain's next trial is proposed when its previous one ends.
 
 Evaluations are counted in the order trainings finish. Per band and mode: the evaluations the
 median best-so-far curve (over seeds) needs to reach random search's exact median best after 100
@@ -37,14 +39,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from gpunas.search.asynchronous import propose_one, trial_id, trials_per_chain
+from gpunas.search.asynchronous import choose_band, propose_one, trial_id, trials_per_chain
 from gpunas.search.baseline import random_search_best_quantile
 from gpunas.search.propose import SearchConfig, encode_key
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("bench_async_quality")
 BATCH = 8
-MODES = {"sync": 0, "async-8": 8, "async-32": 32}
+# trainings in flight in all (the workflow's search.in_flight), shared by the 3 bands: 8 and 32 a band
+MODES = {"sync": 0, "async-8": 24, "async-32": 96}
 COLUMNS = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy"]
 
 
@@ -55,18 +58,26 @@ def run_async(job: dict) -> dict:
     latency = np.asarray(ev.latency(space, vectors), dtype=float)
     scale = float(np.median(latency))
     rng = np.random.default_rng([job["seed"], 21])
-    chains = trials_per_chain(job["n"], job["in_flight"])
+    # the workflow's shape: in_flight chains shared by the bands, n trials per band in all
+    chains = trials_per_chain(job["n"] * len(bands), job["in_flight"])
+    budgets = np.full(len(bands), job["n"])
+    costs = np.array([latency[np.asarray(b["members"])].mean() if len(b["members"]) else 0.0 for b in bands])
+    started = np.zeros(len(bands), dtype=int)
     trials = pd.DataFrame(columns=COLUMNS)
     events: list[tuple[float, int, int, int, int]] = []
     curves: dict[str, list[float]] = {b["id"]: [] for b in bands}
     t0 = time.perf_counter()
 
-    def start(clock: float, b: int, k: int, t: int) -> None:
+    def start(clock: float, k: int, t: int) -> None:
         nonlocal trials
+        b = choose_band(budgets, started, costs)
+        if b is None:
+            return
+        started[b] += 1
         row, _, _, _, _ = propose_one(space, vectors, bands[b], trials, k, t, BATCH, cfg, job["seed"])
         if row is None:
             return
-        rec = {"id": trial_id(bands[b]["id"], k, t), "subspace": bands[b]["id"], "chain": k, "trial": t,
+        rec = {"id": trial_id(k, t), "subspace": bands[b]["id"], "chain": k, "trial": t,
                "sequence": len(trials), "encoding": encode_key(vectors[row]), "status": "pending",
                "accuracy": np.nan}  # fmt: skip
         trials = (
@@ -78,17 +89,16 @@ def run_async(job: dict) -> dict:
         heapq.heappush(events, (clock + duration, b, k, t, row))
 
     for k in range(len(chains)):  # every slot starts at once
-        for b in range(len(bands)):
-            start(0.0, b, k, 0)
+        start(0.0, k, 0)
     while events:
         clock, b, k, t, row = heapq.heappop(events)
         res = ev.evaluate(space, {"encoding": vectors[row].tolist()}, None)
-        i = trials.index[trials["id"] == trial_id(bands[b]["id"], k, t)][0]
+        i = trials.index[trials["id"] == trial_id(k, t)][0]
         ok = res["status"] == "complete"
         trials.loc[i, ["status", "accuracy"]] = [res["status"], res["val_top1"] if ok else np.nan]
         curves[bands[b]["id"]].append(res["val_top1"] if ok else -np.inf)
         if t + 1 < chains[k]:
-            start(clock, b, k, t + 1)
+            start(clock, k, t + 1)
     return {
         **{k: job[k] for k in ("table", "mode", "seed")},
         "curves": {b: np.fmax.accumulate(c).tolist() for b, c in curves.items()},

@@ -246,44 +246,42 @@ def get_train_attempts():
 
 ROUNDS = config["search"]["rounds"]
 BATCH = config["search"]["batch"]
-# search.mode async: per band, search.in_flight chains of trials (as many trials in all as the
-# rounds would train), each trial proposed when its chain's previous one has finished.
+# search.mode async: search.in_flight chains of trials shared by the bands (as many trials in all
+# as the rounds would train), each trial proposed when its chain's previous one has finished, in
+# the band with the most training work left.
 ASYNC = config["search"].get("mode", "sync") == "async"
 CHAINS = (
-    trials_per_chain(ROUNDS * BATCH, config["search"].get("in_flight", 8))
+    trials_per_chain(
+        ROUNDS * BATCH * len(SUBSPACES), config["search"].get("in_flight", 24)
+    )
     if ASYNC
     else []
 )
 
 
 def async_trials():
-    """(band, chain, trial) of every asynchronous trial."""
-    return [
-        (s, k, t) for s in SUBSPACES for k, n in enumerate(CHAINS) for t in range(n)
-    ]
+    """(chain, trial) of every asynchronous trial."""
+    return [(k, t) for k, n in enumerate(CHAINS) for t in range(n)]
 
 
 def get_async_previous(wildcards):
     """The chain's previous trial ([] for its first): a chain trains one trial at a time."""
     t = int(wildcards.trial)
     return (
-        f"results/search/{wildcards.subspace}/k{wildcards.chain}/t{t - 1:03d}/metrics.json"
+        f"results/search/async/k{wildcards.chain}/t{t - 1:03d}/metrics.json"
         if t
         else []
     )
 
 
-def get_async_band(kind):
-    """The band's asynchronous trials' ``kind`` files (proposal.json or metrics.json)."""
+def get_async_first():
+    """Every chain's first proposal (one job proposes them all: nothing has finished yet)."""
+    return [f"results/search/async/k{k:03d}/t000/proposal.json" for k in range(len(CHAINS))]
 
-    def files(wildcards):
-        return [
-            f"results/search/{s}/k{k:02d}/t{t:03d}/{kind}"
-            for s, k, t in async_trials()
-            if s == wildcards.subspace
-        ]
 
-    return files
+def get_async_files(kind):
+    """Every asynchronous trial's ``kind`` file (proposal.json, metrics.json, weights.pt)."""
+    return [f"results/search/async/k{k:03d}/t{t:03d}/{kind}" for k, t in async_trials()]
 
 
 def get_previous_history(wildcards):
@@ -327,10 +325,7 @@ def get_round_metrics(wildcards):
 def get_all_weights():
     """The declared weights of every trial (a tier's hub copies its winner's, from any band)."""
     if ASYNC:
-        return [
-            f"results/search/{s}/k{k:02d}/t{t:03d}/weights.pt"
-            for s, k, t in async_trials()
-        ]
+        return get_async_files("weights.pt")
     return [
         f"results/search/{s}/r{r:02d}/s{slot:02d}/weights.pt"
         for s in SUBSPACES
@@ -367,8 +362,8 @@ def get_search_benchmarks():
     """Every search training's benchmark file (the routes' costs)."""
     if ASYNC:
         return [
-            f"results/benchmarks/train_async/{s}/k{k:02d}/t{t:03d}.tsv"
-            for s, k, t in async_trials()
+            f"results/benchmarks/train_async/k{k:03d}/t{t:03d}.tsv"
+            for k, t in async_trials()
         ]
     return [
         f"results/benchmarks/train_candidate/{s}/r{r:02d}/s{slot:02d}.tsv"

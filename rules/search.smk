@@ -64,9 +64,34 @@ rule record_results:
         "../workflow_scripts/record_results.py"
 
 
-# search.mode async: no round; each band's search.in_flight chains propose and train one trial
-# at a time, each proposal reading every trial finished at that moment (see
-# gpunas.search.asynchronous); the band's history is written once its chains are done.
+# search.mode async: no round; search.in_flight chains, shared by the bands, propose and train one
+# trial at a time, each proposal choosing its band (the most training work left) and reading every
+# trial finished at that moment (see gpunas.search.asynchronous); every chain's first trial is
+# proposed by one job (nothing has finished then; one process instead of in_flight); a band's
+# history is written once every chain is done.
+
+
+rule propose_async_first:
+    input:
+        space=get_space_path(),
+        samples="results/samples/samples.parquet",
+        subspaces="results/subspaces/subspaces.json",
+    output:
+        proposals=get_async_first(),
+    log:
+        "logs/propose_async_first.log",
+    benchmark:
+        "results/benchmarks/propose_async_first.tsv"
+    localrule: True
+    conda:
+        "../envs/search.yaml"
+    params:
+        budget=ROUNDS * BATCH,
+        batch=lookup(dpath="search/batch", within=config),
+        search=get_search_settings(),
+        seed=lookup(dpath="seed", within=config),
+    script:
+        "../workflow_scripts/propose_async_first.py"
 
 
 rule propose_async:
@@ -76,15 +101,20 @@ rule propose_async:
         subspaces="results/subspaces/subspaces.json",
         previous=get_async_previous,
     output:
-        proposal="results/search/{subspace}/k{chain}/t{trial}/proposal.json",
+        proposal="results/search/async/k{chain}/t{trial}/proposal.json",
     log:
-        "logs/propose_async/{subspace}/k{chain}/t{trial}.log",
+        "logs/propose_async/k{chain}/t{trial}.log",
     benchmark:
-        "results/benchmarks/propose_async/{subspace}/k{chain}/t{trial}.tsv"
+        "results/benchmarks/propose_async/k{chain}/t{trial}.tsv"
+    wildcard_constraints:
+        chain=r"\d+",
+        # trial 0 of every chain: propose_async_first
+        trial=r"\d*[1-9]\d*",
     localrule: True
     conda:
         "../envs/search.yaml"
     params:
+        budget=ROUNDS * BATCH,
         batch=lookup(dpath="search/batch", within=config),
         search=get_search_settings(),
         seed=lookup(dpath="seed", within=config),
@@ -94,16 +124,19 @@ rule propose_async:
 
 use rule train_model as train_async with:
     input:
-        entries="results/search/{subspace}/k{chain}/t{trial}/proposal.json",
+        entries="results/search/async/k{chain}/t{trial}/proposal.json",
         space=get_space_path(),
         dataset=get_prepared_dataset(),
     output:
-        metrics="results/search/{subspace}/k{chain}/t{trial}/metrics.json",
-        weights="results/search/{subspace}/k{chain}/t{trial}/weights.pt",
+        metrics="results/search/async/k{chain}/t{trial}/metrics.json",
+        weights="results/search/async/k{chain}/t{trial}/weights.pt",
     log:
-        "logs/train_async/{subspace}/k{chain}/t{trial}.log",
+        "logs/train_async/k{chain}/t{trial}.log",
     benchmark:
-        "results/benchmarks/train_async/{subspace}/k{chain}/t{trial}.tsv"
+        "results/benchmarks/train_async/k{chain}/t{trial}.tsv"
+    wildcard_constraints:
+        chain=r"\d+",
+        trial=r"\d+",
     params:
         kind="async",
         key="0",
@@ -116,8 +149,8 @@ use rule train_model as train_async with:
 
 rule record_async_results:
     input:
-        proposals=get_async_band("proposal.json"),
-        metrics=get_async_band("metrics.json"),
+        proposals=get_async_files("proposal.json"),
+        metrics=get_async_files("metrics.json"),
     output:
         history="results/search/{subspace}/history.parquet",
     log:

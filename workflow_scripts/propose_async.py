@@ -1,4 +1,4 @@
-"""Rule propose_async: the next trial of one chain of one band, from every trial finished now."""
+"""Rule propose_async: the next trial of one chain, in the band with the most work left."""
 
 from gpunas.steps import run_step
 from gpunas.steps.search import propose_async
@@ -9,9 +9,9 @@ run_step(
     space=snakemake.input.space,
     samples=snakemake.input.samples,
     subspaces=snakemake.input.subspaces,
-    subspace=snakemake.wildcards.subspace,
     chain=int(snakemake.wildcards.chain),
     trial=int(snakemake.wildcards.trial),
+    budget=snakemake.params.budget,
     batch=snakemake.params.batch,
     search=snakemake.params.search,
     seed=snakemake.params.seed,

@@ -17,6 +17,11 @@ CLUSTER=gpunas
 PARTITION=ci
 ACCOUNT=gpunas-ci
 GPUS=${GPUNAS_SLURM_GPUS:-4} # virtual GPUs of the node (gres without devices)
+# Virtual CPUs of the node: unset, the machine's own (slurmd -C); set (e.g. 64 with 48 GPUs), a
+# simulated cluster node that runs that many one-CPU jobs at once on this machine (for jobs that
+# sleep or look up; slurmd's config_overrides trusts the node line). `start` applies a change only
+# after `stop`.
+CPUS=${GPUNAS_SLURM_CPUS:-}
 # The jobstep plugin strips every SLURM_* variable (SLURM_CONF too) before its inner srun, so the
 # configs must sit at the compiled-in path.
 CONF_DIR=/etc/slurm
@@ -112,8 +117,13 @@ write_conf() {
 write_configs() {
 	mkdir -p "$CONF_DIR" "$STATE/log" "$STATE/slurmctld" "$STATE/slurmd"
 	# The node as slurmd sees it (CPUs, sockets, cores, threads, RealMemory).
-	local node
+	local node overrides=""
 	node=$(slurmd -C | head -n1)
+	if [[ -n $CPUS ]]; then
+		[[ $CPUS =~ ^[1-9][0-9]*$ ]] || die "GPUNAS_SLURM_CPUS=$CPUS is not a positive integer"
+		node="NodeName=$HOST CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1 $(grep -o 'RealMemory=[0-9]*' <<<"$node")"
+		overrides="SlurmdParameters=config_overrides"
+	fi
 	write_conf "$CONF_DIR/slurm.conf" 644 <<-EOF
 		ClusterName=$CLUSTER
 		SlurmctldHost=$HOST(127.0.0.1)
@@ -148,6 +158,7 @@ write_configs() {
 		# virtual GPUs (gres.conf), so jobs ask for GPUs the way a GPU site's do (--gpus) and each
 		# gets its own CUDA_VISIBLE_DEVICES; torch in such a job sees none (a missing GPU)
 		GresTypes=gpu
+		$overrides
 		$node Gres=gpu:$GPUS NodeAddr=127.0.0.1 State=UNKNOWN
 		PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 	EOF

@@ -33,7 +33,7 @@ import torch
 
 from ..workflow.conftest import Workflow, copy_workflow
 from ..workflow.test_search_rules import MINI
-from .conftest import TIMEOUT_S, sacct_rows, show, site_profile, slurm_command, slurm_logs
+from .conftest import SYNC, TIMEOUT_S, sacct_rows, show, site_profile, slurm_command, slurm_logs
 
 # One sub-space; trainings of 2,000 images x 3 epochs (~20 s on one core), checkpointed every 6 s.
 BASE = {
@@ -63,7 +63,7 @@ def with_latency_phase(tmp_path: Path, latency_phase: Path, **config) -> Workflo
     workflow = copy_workflow(tmp_path / "wf")
     workflow.config(**{**BASE, **config})
     shutil.copytree(latency_phase, workflow.path / "results")  # times kept: nothing of it reruns
-    site_profile(workflow.path)
+    site_profile(workflow.path, config=SYNC)
     return workflow
 
 

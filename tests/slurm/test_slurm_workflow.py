@@ -17,7 +17,7 @@ import pytest
 
 from ..workflow.conftest import Workflow, copy_workflow
 from ..workflow.test_search_rules import MINI
-from .conftest import run_on_slurm, sacct_rows, show, site_profile
+from .conftest import SYNC, run_on_slurm, sacct_rows, show, site_profile
 
 # One sub-space, 2 rounds x 2 trainings; the last training is SIGKILLed on every attempt.
 SLURM_RUN = {
@@ -55,7 +55,7 @@ def planned_jobs(workflow: Workflow) -> dict[str, int]:
 def test_workflow_on_slurm_equals_local_run(slurm_cluster, tmp_path, capsys):
     on_slurm, local = copy_workflow(tmp_path / "slurm"), copy_workflow(tmp_path / "local")
     on_slurm.config(**SLURM_RUN)
-    site_profile(on_slurm.path)
+    site_profile(on_slurm.path, config=SYNC)
     local.config(**SLURM_RUN)
     since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -132,7 +132,7 @@ TIME_LIMIT_RUN = {
 def test_training_past_its_time_limit_is_recorded_and_the_rest_finishes(slurm_cluster, tmp_path, capsys):
     on_slurm = copy_workflow(tmp_path / "slurm")
     on_slurm.config(**TIME_LIMIT_RUN)
-    site_profile(on_slurm.path)
+    site_profile(on_slurm.path, config=SYNC)
     since = (datetime.datetime.now() - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
     run_on_slurm(on_slurm.path)  # exits 0: one sub-space trained a model
     rows = sacct_rows(on_slurm.path, since)

@@ -10,6 +10,7 @@ import pytest
 
 from gpunas.search.asynchronous import (
     async_history,
+    choose_band,
     liar_history,
     propose_next,
     read_trials,
@@ -44,8 +45,8 @@ def _accuracy(vector) -> float:
     return float(50 + (np.asarray(vector, dtype=float) * np.arange(1, len(vector) + 1)).sum() % 40)
 
 
-def _finish(root, band, chain, trial, status="complete"):
-    path = root / f"{band}/k{chain:02d}/t{trial:03d}"
+def _finish(root, chain, trial, status="complete"):
+    path = root / trial_id(chain, trial)
     doc = json.loads((path / "proposal.json").read_text())
     e = doc["slots"][0]
     m = {"status": status, "val_top1": _accuracy(e["encoding"]) if status == "complete" else None}
@@ -54,10 +55,10 @@ def _finish(root, band, chain, trial, status="complete"):
     return path / "metrics.json"
 
 
-def _propose(root, pool, band, chain, trial, cfg):
+def _propose(root, pool, chain, trial, cfg, budget=8):
     space, vectors, ms, bands = pool
-    out = root / f"s{band}/k{chain:02d}/t{trial:03d}/proposal.json"
-    return propose_next(space, vectors, ms, bands[band], chain, trial, root, BATCH, cfg, 0, out)
+    out = root / trial_id(chain, trial) / "proposal.json"
+    return propose_next(space, vectors, ms, bands, budget, chain, trial, root, BATCH, cfg, 0, out)
 
 
 def test_trials_per_chain_spend_the_rounds_budget():
@@ -86,57 +87,87 @@ def test_pending_trials_are_told_as_the_constant_liar():
     assert liar is None and (hist["status"] == "failed").all()  # nothing to lie with: only excluded
 
 
+def test_the_next_trial_goes_to_the_band_with_the_most_work_left():
+    budgets, costs = np.array([4, 4, 4]), np.array([1.0, 3.0, 0.0])  # band 2 is empty (cost 0)
+    started, order = np.zeros(3, dtype=int), []
+    while (b := choose_band(budgets, started, costs)) is not None:
+        order.append(b)
+        started[b] += 1
+    # every trial of the non-empty bands, none of the empty one's; the slow band's start first
+    assert started.tolist() == [4, 4, 0]
+    assert order == [1, 1, 1, 0, 0, 1, 0, 0]  # work left 12/4, 9/4, 6/4, 3/4, 3/3 (tie: first)...
+    assert choose_band(np.array([2]), np.array([2]), np.array([5.0])) is None
+
+
 @pytest.mark.parametrize("strategy", ["bo", "trust_region"])
 def test_async_run_never_repeats_and_each_proposal_records_what_it_saw(tmp_path, strategy):
     pool = _pool()
     cfg = SearchConfig.from_dict({"strategy": strategy, "batch": BATCH, "init_rounds": 1})
     rng = np.random.default_rng(0)
-    chains, per_chain = 3, 5
-    nxt = {(b, k): 0 for b in range(2) for k in range(chains)}
+    chains, per_chain, budget = 4, 4, 8  # 16 trials: 8 per band
     running = []
-    for b, k in nxt:  # every slot starts
-        _propose(tmp_path, pool, b, k, 0, cfg)
-        running.append((b, k, 0))
+    for k in range(chains):  # every slot starts
+        _propose(tmp_path, pool, k, 0, cfg, budget)
+        running.append((k, 0))
     finished: set[str] = set()
     while running:
-        b, k, t = running.pop(int(rng.integers(len(running))))  # trainings finish in any order
-        _finish(tmp_path, f"s{b}", k, t, status="failed" if (b, k, t) == (1, 2, 1) else "complete")
-        finished.add(trial_id(f"s{b}", k, t))
+        k, t = running.pop(int(rng.integers(len(running))))  # trainings finish in any order
+        _finish(tmp_path, k, t, status="failed" if (k, t) == (2, 1) else "complete")
+        finished.add(trial_id(k, t))
         if t + 1 < per_chain:
-            doc = _propose(tmp_path, pool, b, k, t + 1, cfg)
+            doc = _propose(tmp_path, pool, k, t + 1, cfg, budget)
             assert set(doc["seen"]) == finished  # learned from every trial finished now
-            assert set(doc["pending"]) == {trial_id(f"s{c}", j, u) for c, j, u in running}
+            assert set(doc["pending"]) == {trial_id(j, u) for j, u in running}
             assert doc["sequence"] == len(finished) + len(running)
-            running.append((b, k, t + 1))
+            running.append((k, t + 1))
     trials = read_trials(tmp_path)
-    assert len(trials) == 2 * chains * per_chain
+    assert len(trials) == chains * per_chain
+    assert trials["subspace"].value_counts().to_dict() == {"s0": budget, "s1": budget}
     assert not trials["encoding"].duplicated().any()  # never a duplicate, pending ones included
-    for b, (_, _, _, bands) in enumerate([pool, pool]):
-        rows = [
-            json.loads(p.read_text())["slots"][0]["sample"]
-            for p in tmp_path.glob(f"s{b}/k*/t*/proposal.json")
-        ]
-        assert set(rows) <= set(bands[b]["members"])  # always inside its band
+    bands = pool[3]
+    docs = [json.loads(p.read_text()) for p in tmp_path.glob("k*/t*/proposal.json")]
+    for doc in docs:
+        band = bands[int(doc["subspace"][1:])]
+        assert doc["slots"][0]["sample"] in band["members"]  # always inside its band
     # the first batch of each band is the Sobol order's, as in the synchronous rounds
-    s0 = sorted(tmp_path.glob("s0/k*/t*/proposal.json"), key=lambda p: json.loads(p.read_text())["sequence"])
-    first = [json.loads(p.read_text())["slots"][0]["sample"] for p in s0[:BATCH]]
-    assert first == list(range(BATCH))
-    # the band's history, in proposal order, with the failed trial recorded as failed
-    props = sorted(str(p) for p in tmp_path.glob("s1/k*/t*/proposal.json"))
-    hist = async_history(props, [p.replace("proposal.json", "metrics.json") for p in props])
-    assert len(hist) == chains * per_chain and (hist["status"] == "failed").sum() == 1
-    assert list(hist["slot"].unique()) != [] and hist["encoding"].is_unique
+    for band in bands:
+        mine = sorted((d for d in docs if d["subspace"] == band["id"]), key=lambda d: d["sequence"])
+        assert [d["slots"][0]["sample"] for d in mine[:BATCH]] == band["members"][:BATCH]
+    # the slower band (s1: the higher predicted latencies) got its trials started first
+    first = sorted(docs, key=lambda d: d["sequence"])[:chains]
+    assert [d["subspace"] for d in first].count("s1") > chains // 2
+    # each band's history, in proposal order, with the failed trial recorded as failed
+    props = sorted(str(p) for p in tmp_path.glob("k*/t*/proposal.json"))
+    metrics = [p.replace("proposal.json", "metrics.json") for p in props]
+    hists = {b["id"]: async_history(props, metrics, b["id"]) for b in bands}
+    assert [len(h) for h in hists.values()] == [budget, budget]
+    assert sum((h["status"] == "failed").sum() for h in hists.values()) == 1
+    assert all(h["encoding"].is_unique for h in hists.values())
+
+
+def test_more_trials_than_the_bands_budgets_are_skipped(tmp_path):
+    pool = _pool()
+    cfg = SearchConfig.from_dict({"strategy": "random", "batch": BATCH, "init_rounds": 1})
+    docs = [_propose(tmp_path, pool, k, 0, cfg, budget=1) for k in range(3)]
+    assert sorted(d["subspace"] for d in docs[:2]) == ["s0", "s1"]
+    assert docs[2]["slots"][0] == {
+        "skip": True,
+        "reason": "every band has run its trials",
+        "proposer": "none",
+        "slot": 0,
+    }
+    assert docs[2]["sequence"] == 2 and len(read_trials(tmp_path)) == 2
 
 
 def _propose_in_process(args):
-    root, band, chain = args
+    root, chain = args
     cfg = SearchConfig.from_dict({"strategy": "bo", "batch": BATCH, "init_rounds": 1})
-    return _propose(root, _pool(), band, chain, 0, cfg)["sequence"]
+    return _propose(root, _pool(), chain, 0, cfg)["sequence"]
 
 
 def test_proposals_made_at_the_same_time_see_each_other(tmp_path):
     with multiprocessing.get_context("spawn").Pool(4) as workers:
-        sequences = workers.map(_propose_in_process, [(tmp_path, 0, k) for k in range(4)])
+        sequences = workers.map(_propose_in_process, [(tmp_path, k) for k in range(4)])
     assert sorted(sequences) == [0, 1, 2, 3]  # one at a time, each saw the ones before
     assert not read_trials(tmp_path)["encoding"].duplicated().any()
 
@@ -144,13 +175,13 @@ def test_proposals_made_at_the_same_time_see_each_other(tmp_path):
 def test_a_repeated_candidate_or_an_unreadable_proposal_is_refused(tmp_path):
     pool = _pool()
     cfg = SearchConfig.from_dict({"strategy": "random", "batch": BATCH, "init_rounds": 1})
-    a = _propose(tmp_path, pool, 0, 0, 0, cfg)
-    m = _finish(tmp_path, "s0", 0, 0)
-    p = tmp_path / "s0/k00/t000/proposal.json"
+    a = _propose(tmp_path, pool, 0, 0, cfg)
+    m = _finish(tmp_path, 0, 0)
+    p = tmp_path / "k000/t000/proposal.json"
     with pytest.raises(ValueError, match="repeat a candidate"):
-        async_history([p, p], [m, m])
-    assert a["slots"][0]["sample"] == 0
-    (tmp_path / "s0/k01/t000").mkdir(parents=True)
-    (tmp_path / "s0/k01/t000/proposal.json").write_text("{")
-    with pytest.raises(ValueError, match="k01/t000/proposal.json: unreadable"):
+        async_history([p, p], [m, m], a["subspace"])
+    assert a["slots"][0]["sample"] == a["slots"][0]["sample"] in pool[3][1]["members"][:1]
+    (tmp_path / "k001/t000").mkdir(parents=True)
+    (tmp_path / "k001/t000/proposal.json").write_text("{")
+    with pytest.raises(ValueError, match="k001/t000/proposal.json: unreadable"):
         read_trials(tmp_path)

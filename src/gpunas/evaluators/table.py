@@ -11,6 +11,8 @@ naming the file, the line and the column. A *blank* accuracy is allowed: that ro
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -163,9 +165,17 @@ class TableEvaluator(Evaluator):
         return table.latency[table.rows_for(vectors)]
 
     def evaluate(self, space: Space, entry: dict[str, Any], job: Any) -> dict[str, Any]:
+        """The row's accuracy; with ``evaluator.seconds_per_ms`` > 0 the lookup lasts that many
+        seconds per ms of the row's latency first (a simulated training: its time proportional to
+        the candidate's cost), and the record says which GPUs the job was given
+        (``cuda_visible_devices``, ``None`` when unset)."""
         table = self.table(space)
         row = int(table.rows_for(np.array([entry["encoding"]]))[0])
         seed = getattr(job, "seed", -1)
+        simulated = float(self.cfg.get("seconds_per_ms", 0)) * float(table.latency[row])
+        if simulated > 0:
+            time.sleep(simulated)
+        job_info = {"simulated_s": simulated, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
         if not np.isfinite(table.accuracy[row]):
             return {
                 "status": "failed",
@@ -173,15 +183,17 @@ class TableEvaluator(Evaluator):
                 "val_top1": None,
                 "seed": seed,
                 "table_row": row,
+                **job_info,
             }
         return {
             "status": "complete",
             "reason": "",
             "val_top1": float(table.accuracy[row]),
             "val_loss": None,
-            "wall_s": 0.0,
+            "wall_s": simulated,
             "params": -1,
             "macs": -1,
             "seed": seed,
             "table_row": row,
+            **job_info,
         }

@@ -1,21 +1,25 @@
 """Asynchronous search (``search.mode: async``): a proposal as soon as a training slot frees.
 
-Each band runs ``search.in_flight`` chains of trials; trial ``t`` of chain ``k`` is proposed when
-the chain's trial ``t - 1`` has finished, from every trial finished at that moment (every band's
-with the shared surrogate), the trials still in flight told to the model as the constant liar
-(their accuracy taken as the mean of the finished ones; Ginsbourger, Le Riche and Carraro 2010).
-No trial waits for another band or another chain. Proposals are made one at a time under a lock
-(no two proposals see the same state, so none repeats another's candidate), and each records the
+The run has ``search.in_flight`` chains of trials in all, shared by the bands; trial ``t`` of chain
+``k`` is proposed when the chain's trial ``t - 1`` has finished. The proposal first picks the band
+(:func:`choose_band`: the one with the most training work left, so slow bands start early and
+every band finishes about when the others do; no GPU idles because a fast band has spent its
+budget), then its candidate from every trial finished at that moment (every band's with the
+shared surrogate), the trials still in flight told to the model as the constant liar (their
+accuracy taken as the mean of the finished ones; Ginsbourger, Le Riche and Carraro 2010). No
+trial waits for another band or another chain. Proposals are made one at a time under a lock (no
+two proposals see the same state, so none repeats another's candidate), and each records the
 trials it saw and those in flight, so a run can be audited and each proposal replayed.
 
-Files (``root`` = ``results/search``): ``<band>/k<chain>/t<trial>/proposal.json`` and, once
-trained, ``metrics.json`` beside it. What a proposal sees depends on the order trainings finish:
-unlike the synchronous rounds, a rerun from scratch is not bit-reproducible.
+Files (``root`` = ``results/search/async``): ``k<chain>/t<trial>/proposal.json`` (its band inside)
+and, once trained, ``metrics.json`` beside it. What a proposal sees depends on the order trainings
+finish: unlike the synchronous rounds, a rerun from scratch is not bit-reproducible.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,33 +33,36 @@ PROPOSAL = "proposal.json"
 METRICS = "metrics.json"
 
 
-def trial_id(subspace: str, chain: int, trial: int) -> str:
-    """The trial's name in records: ``<band>/k<chain>/t<trial>``."""
-    return f"{subspace}/k{chain:02d}/t{trial:03d}"
+def trial_id(chain: int, trial: int) -> str:
+    """The trial's name in records and its folder under the search root: ``k<chain>/t<trial>``."""
+    return f"k{chain:03d}/t{trial:03d}"
 
 
 def trials_per_chain(total: int, in_flight: int) -> list[int]:
-    """How many trials each of ``in_flight`` chains runs so that a band runs ``total`` in all
-    (the first chains one more when it does not divide)."""
+    """How many trials each of ``in_flight`` chains runs so that they run ``total`` in all (the
+    first chains one more when it does not divide)."""
     if in_flight < 1:
         raise ValueError(f"search.in_flight must be >= 1, got {in_flight}")
     chains = min(in_flight, max(total, 1))
     return [total // chains + (k < total % chains) for k in range(chains)]
 
 
-def read_trials(root: str | Path) -> pd.DataFrame:
+def read_trials(root: str | Path, skipped: bool = False) -> pd.DataFrame:
     """Every asynchronous trial under ``root``: one row per proposal (``id``, ``subspace``,
     ``chain``, ``trial``, ``sequence``: the order proposals were made, ``encoding``, ``status``:
-    ``pending`` until its metrics exist, then theirs, ``accuracy``); skipped proposals are left
-    out. Unreadable files raise ``ValueError`` naming the file."""
+    ``pending`` until its metrics exist, then theirs, ``accuracy``); skipped proposals (no
+    candidate) only with ``skipped`` (status ``skipped``, encoding ``""``). Unreadable files raise
+    ``ValueError`` naming the file."""
     rows = []
-    for path in sorted(Path(root).glob(f"*/k*/t*/{PROPOSAL}")):
+    for path in sorted(Path(root).glob(f"k*/t*/{PROPOSAL}")):
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: unreadable proposal ({exc})") from None
         entry = doc["slots"][0]
         if entry.get("skip"):
+            if skipped:
+                rows.append(_row(doc, "", "skipped", np.nan))
             continue
         status, accuracy = "pending", np.nan
         metrics = path.with_name(METRICS)
@@ -68,20 +75,48 @@ def read_trials(root: str | Path) -> pd.DataFrame:
             accuracy = m.get("val_top1") if status == "complete" else np.nan
             if status == "complete" and not np.isfinite(accuracy if accuracy is not None else np.nan):
                 status, accuracy = "failed", np.nan
-        rows.append(
-            {
-                "id": trial_id(doc["subspace"], doc["chain"], doc["round"]),
-                "subspace": doc["subspace"],
-                "chain": doc["chain"],
-                "trial": doc["round"],
-                "sequence": doc["sequence"],
-                "encoding": ",".join(str(int(v)) for v in entry["encoding"]),
-                "status": status,
-                "accuracy": float(accuracy) if accuracy is not None else np.nan,
-            }
-        )
-    columns = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy"]
-    return pd.DataFrame(rows, columns=columns).sort_values("sequence", kind="stable").reset_index(drop=True)
+        rows.append(_row(doc, ",".join(str(int(v)) for v in entry["encoding"]), status, accuracy))
+    return (
+        pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+        .sort_values("sequence", kind="stable")
+        .reset_index(drop=True)
+    )
+
+
+TRIAL_COLUMNS = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy"]
+
+
+def _row(doc: dict[str, Any], encoding: str, status: str, accuracy: float | None) -> dict[str, Any]:
+    return {
+        "id": trial_id(doc["chain"], doc["round"]),
+        "subspace": doc["subspace"],
+        "chain": doc["chain"],
+        "trial": doc["round"],
+        "sequence": doc["sequence"],
+        "encoding": encoding,
+        "status": status,
+        "accuracy": float(accuracy) if accuracy is not None else np.nan,
+    }
+
+
+def choose_band(budgets: np.ndarray, started: np.ndarray, costs: np.ndarray) -> int | None:
+    """The band the next trial goes to: the one with the most training work left, ``(budget -
+    started) x cost`` (ties: the first), among bands with trials left and a positive cost; None
+    when there is none. Arrays of shape (bands,): ``budgets`` trials each band may run,
+    ``started`` trials proposed so far (in flight, finished or skipped), ``costs`` the expected
+    cost of one of its trainings (the mean predicted latency of its members, ms: training time
+    grows with it; 0 for an empty band).
+
+    Balancing the work left rather than the trials left starts a slow band's trainings early, so
+    the bands run out of work together and the last trainings are short (the longest-processing-
+    time-first rule of scheduling; Graham 1969)."""
+    left = (np.asarray(budgets, dtype=float) - np.asarray(started, dtype=float)) * np.asarray(
+        costs, dtype=float
+    )
+    ok = (np.asarray(budgets) > np.asarray(started)) & (np.asarray(costs) > 0)
+    if not ok.any():
+        return None
+    return int(np.argmax(np.where(ok, left, -np.inf)))
 
 
 def liar_history(trials: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
@@ -106,9 +141,10 @@ def virtual_round(trials: pd.DataFrame, subspace: str, batch: int) -> int:
     return int((trials["subspace"] == subspace).sum()) // max(batch, 1)
 
 
-def async_history(proposals: list[str | Path], metrics: list[str | Path]) -> pd.DataFrame:
-    """A band's history table (:data:`HISTORY_COLUMNS`; ``round`` = the trial's index in its chain,
-    ``slot`` = its chain) from its proposals and metrics, in the order the proposals were made.
+def async_history(proposals: list[str | Path], metrics: list[str | Path], subspace: str) -> pd.DataFrame:
+    """Band ``subspace``'s history table (:data:`HISTORY_COLUMNS`; ``round`` = the trial's index in
+    its chain, ``slot`` = its chain) from the run's proposals and metrics (every band's: the
+    chains are shared), in the order the proposals were made.
 
     Raises:
         ValueError: a repeated candidate, or as many proposals as metrics files missing.
@@ -118,6 +154,8 @@ def async_history(proposals: list[str | Path], metrics: list[str | Path]) -> pd.
     rows = []
     for p, mpath in zip(proposals, metrics, strict=True):
         doc = json.loads(Path(p).read_text())
+        if doc["subspace"] != subspace:
+            continue
         m = json.loads(Path(mpath).read_text())
         if m["status"] == "skipped":
             continue
@@ -142,12 +180,14 @@ def proposal_doc(
 ) -> dict[str, Any]:
     """The record of one asynchronous proposal: the entry to train (``slots[0]``, as a round's
     proposals have it) and what it saw (``seen``: finished trials; ``pending``: in flight)."""
+    sequence = len(trials)  # every proposal so far, skipped ones too
+    trials = trials[trials["status"] != "skipped"]
     finished = trials["status"] != "pending"
     return {
         "subspace": subspace,
         "chain": chain,
         "round": trial,
-        "sequence": len(trials),
+        "sequence": sequence,
         "seen": trials.loc[finished, "id"].tolist(),
         "pending": trials.loc[~finished, "id"].tolist(),
         "liar": liar,
@@ -197,7 +237,8 @@ def propose_next(
     space: Any,
     vectors: np.ndarray,
     predicted_ms: np.ndarray,
-    sub: dict[str, Any],
+    subs: list[dict[str, Any]],
+    budget: int,
     chain: int,
     trial: int,
     root: str | Path,
@@ -206,29 +247,56 @@ def propose_next(
     seed: int,
     output: str | Path,
 ) -> dict[str, Any]:
-    """Propose and write (``output``) trial ``trial`` of chain ``chain`` of the band ``sub`` (a
-    sub-space record: ``id``, ``members``, ``lo_ms``, ``hi_ms``, ``empty``), learning from every
-    trial under ``root`` finished now, the ones in flight as the constant liar; ``vectors`` (shape
-    (samples, dim)) and ``predicted_ms`` (samples,) are the Sobol samples'; ``cfg`` a
-    :class:`gpunas.search.propose.SearchConfig`. Runs under a lock
-    (``root/.proposals.lock``), so proposals made at the same time see each other's."""
+    """Propose and write (``output``) trial ``trial`` of chain ``chain``: its band
+    (:func:`choose_band` over ``subs``, sub-space records with ``id``, ``members``, ``lo_ms``,
+    ``hi_ms``, ``empty``; each band runs at most ``budget`` trials), then its candidate, learning
+    from every trial under ``root`` finished now, the ones in flight as the constant liar;
+    ``vectors`` (shape (samples, dim)) and ``predicted_ms`` (samples,) are the Sobol samples';
+    ``cfg`` a :class:`gpunas.search.propose.SearchConfig`. When every band has spent its budget
+    the entry is skipped (nothing trains). Runs under a lock (``root/.proposals.lock``), so
+    proposals made at the same time see each other's."""
     from filelock import FileLock
 
-    subspace = sub["id"]
     Path(root).mkdir(parents=True, exist_ok=True)
     with FileLock(str(Path(root) / ".proposals.lock")):
-        trials = read_trials(root)
-        row, proposer, info, liar, round_ = propose_one(
-            space, vectors, sub, trials, chain, trial, batch, cfg, seed
+        start = time.perf_counter()
+        every = read_trials(root, skipped=True)
+        trials = every[every["status"] != "skipped"].reset_index(drop=True)
+        started = every["subspace"].value_counts()
+        costs = [
+            0.0
+            if s["empty"] or not len(s["members"])
+            else float(np.mean(predicted_ms[np.asarray(s["members"])]))
+            for s in subs
+        ]
+        b = choose_band(
+            np.full(len(subs), budget), np.array([started.get(s["id"], 0) for s in subs]), np.array(costs)
         )
-        entry = candidate_entry(space, vectors, predicted_ms, row, proposer, sub["empty"])
-        extra = {
+        extra: dict[str, Any] = {
             "strategy": cfg.strategy,
             "surrogate": cfg.surrogate,
-            "virtual_round": round_,
             "seed": [seed, chain, trial],
-            "band_ms": [sub["lo_ms"], sub["hi_ms"]],
         }
-        doc = proposal_doc(subspace, chain, trial, trials, liar, entry, info, extra)
+        if b is None:
+            sub = {"id": "", "lo_ms": None, "hi_ms": None}
+            entry = {"skip": True, "reason": "every band has run its trials", "proposer": "none"}
+            info: dict[str, Any] = {}
+            liar = None
+        else:
+            sub = subs[b]
+            row, proposer, info, liar, round_ = propose_one(
+                space, vectors, sub, trials, chain, trial, batch, cfg, seed
+            )
+            entry = candidate_entry(space, vectors, predicted_ms, row, proposer, sub["empty"])
+            extra["virtual_round"] = round_
+        extra |= {
+            "band_ms": [sub["lo_ms"], sub["hi_ms"]],
+            "band_work_left_ms": {
+                s["id"]: (budget - int(started.get(s["id"], 0))) * c for s, c in zip(subs, costs, strict=True)
+            },
+            # the proposal's own time (reading the trials, fitting, choosing), under the lock
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        doc = proposal_doc(sub["id"], chain, trial, every, liar, entry, info, extra)
         atomic_write_json(output, doc)
     return doc

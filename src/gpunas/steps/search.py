@@ -110,53 +110,76 @@ def propose_async(
     space: str,
     samples: str | Path,
     subspaces: str | Path,
-    subspace: str,
     chain: int,
     trial: int,
+    budget: int,
     batch: int,
     search: dict[str, Any],
     seed: int,
     output: str | Path,
 ) -> dict[str, Any]:
-    """The next trial of one chain of one band (``search.mode: async``):
+    """The next trial of one chain (``search.mode: async``), in the band with the most training
+    work left (each band runs at most ``budget`` trials):
     :func:`gpunas.search.asynchronous.propose_next`, reading the trials under the search folder
-    of ``output`` (``<root>/<band>/k<chain>/t<trial>/proposal.json``)."""
-    root = Path(output).parents[3]
+    of ``output`` (``<root>/k<chain>/t<trial>/proposal.json``)."""
+    root = Path(output).parents[2]
     sp = load_space(space)
     df, vectors, _ = read_samples(sp, samples)
-    sub = read_subspace(subspaces, subspace)
+    subs = json.loads(Path(subspaces).read_text())["subspaces"]
     cfg = SearchConfig.from_dict(search)
     doc = propose_next(
-        sp,
-        vectors,
-        df["predicted_ms"].to_numpy(),
-        sub | {"id": subspace},
-        chain,
-        trial,
-        root,
-        batch,
-        cfg,
-        seed,
-        output,
+        sp, vectors, df["predicted_ms"].to_numpy(), subs, budget, chain, trial, root, batch, cfg, seed, output
     )
     entry = doc["slots"][0]
     log.info(
-        "%s: %s (%s; %d finished, %d in flight, liar %s)",
-        trial_id(subspace, chain, trial),
+        "%s: %s %s (%s; %d finished, %d in flight, liar %s; %.2f s)",
+        trial_id(chain, trial),
+        doc["subspace"] or "no band",
         entry.get("arch", entry.get("reason")),
         entry["proposer"],
         len(doc["seen"]),
         len(doc["pending"]),
-        "-" if doc["liar"] is None else f"{doc['liar']:.2f}",
+        doc["liar"],
+        doc["seconds"],
     )
     return doc
+
+
+def propose_async_first(
+    space: str,
+    samples: str | Path,
+    subspaces: str | Path,
+    budget: int,
+    batch: int,
+    search: dict[str, Any],
+    seed: int,
+    outputs: list[str],
+) -> list[dict[str, Any]]:
+    """Trial 0 of every chain (``outputs``: ``<root>/k<chain>/t000/proposal.json`` in chain
+    order), proposed one after the other in one process, each as :func:`propose_async` would:
+    nothing has finished yet, so a job per chain would only repeat the start-up."""
+    sp = load_space(space)
+    df, vectors, _ = read_samples(sp, samples)
+    subs = json.loads(Path(subspaces).read_text())["subspaces"]
+    cfg = SearchConfig.from_dict(search)
+    docs = []
+    for chain, output in enumerate(outputs):
+        root = Path(output).parents[2]
+        doc = propose_next(
+            sp, vectors, df["predicted_ms"].to_numpy(), subs, budget, chain, 0, root, batch, cfg, seed, output
+        )
+        docs.append(doc)
+    bands = pd.Series([d["subspace"] or "no band" for d in docs]).value_counts().sort_index()
+    log.info("first trials of %d chains: %s", len(docs), ", ".join(f"{b} {n}" for b, n in bands.items()))
+    return docs
 
 
 def record_async_results(
     proposals: list[str], metrics: list[str], subspace: str, output: str | Path
 ) -> pd.DataFrame:
-    """A band's history of its asynchronous trials, in the order they were proposed."""
-    out = async_history(proposals, metrics)
+    """A band's history of its asynchronous trials (``proposals`` and ``metrics``: the run's, every
+    band's), in the order they were proposed."""
+    out = async_history(proposals, metrics, subspace)
     out = out.astype({"round": int, "slot": int, "sample": int, "params": int, "macs": int, "seed": int})
     write_table(out, {"subspace": subspace, "mode": "async", "trials": len(out)}, output)
     log.info(

@@ -1,0 +1,389 @@
+"""Fill the cluster: synchronous rounds against the asynchronous search on a Slurm GPU cluster (issue 21).
+
+Two parts, one run:
+
+- **real**: the project's real Slurm (tests/slurm/cluster.sh) posing as one node of 48 virtual GPUs
+  and 64 virtual CPUs (gres on character devices, slurmd's config_overrides). The workflow runs as
+  users run it, `snakemake --profile slurm` (the shipped profile with the test cluster's SITE
+  lines, tests/slurm/profile), in the gpunet preset's shape: 6 latency bands x 8 trainings in
+  flight (sync: `search.batch` 8 per band; async: `search.in_flight` 48 shared by the bands),
+  `--rounds` trainings per GPU.
+  Each training is a Slurm job asking for one GPU (`train.gpu: 1`) that looks its candidate up
+  in NAS-Bench-201 (`evaluator: table`, CIFAR-10 test accuracy) and lasts `--seconds-per-ms` x
+  the candidate's Titan RTX batch-256 latency (a training-time model proportional to its cost;
+  the bands are on the same column, 6-36 ms). Measured from `sacct`: wall (first training's start
+  to last one's end), utilisation (busy GPU-seconds: each training job's elapsed time x its one
+  GPU, over 48 x wall), median queue wait; the driver's CPU time (the driver and its local rules)
+  and peak memory; the best accuracy per band; each job's GPU id.
+- **simulated**: :mod:`gpunas.search.simulation` (the same two DAG policies on a simulated clock)
+  with the overheads measured in the real part. At 48 GPUs it replays the real runs' candidates
+  (their work seconds, in their slots), for the comparison with the real part; at 48, 192 and
+  512 GPUs (6 bands x 8 / 32 / 85) it runs the preset's 25 trainings per slot, candidates drawn
+  uniformly from the bands' rows.
+
+    python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--skip-real]
+
+Needs root (cluster.sh installs and starts Slurm); stops the cluster it started. Writes
+benchmarks/results/cluster_scale.json (and cluster_scale_real.json: the real runs' raw rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+import yaml
+
+from gpunas.search.simulation import Overheads, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV = ROOT.parent / "shared" / "data" / "nasbench201_hw.csv"
+CLUSTER_SH = ROOT / "tests" / "slurm" / "cluster.sh"
+SITE = ROOT / "tests" / "slurm" / "profile" / "config.yaml"
+PARTS = ["Snakefile", "rules", "workflow_scripts", "config", "profiles", "slurm", "envs", "report"]
+LATENCY = "latency_ms_titan_rtx_256"
+EDGES_MS = [11.0, 14.0, 18.0, 23.0, 28.0, 36.0]  # 6 bands of the batch-256 latency
+PER_BAND = {48: 8, 192: 32, 512: 85}
+GPUS, CPUS = 48, 64
+log = logging.getLogger("bench_cluster")
+
+
+def cluster(command: str, **env: str) -> None:
+    proc = subprocess.run(
+        ["bash", str(CLUSTER_SH), command], env=os.environ | env, capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise SystemExit(f"cluster.sh {command} failed:\n{proc.stderr[-2000:]}")
+
+
+def merge(base: dict, site: dict) -> dict:
+    out = dict(base)
+    for key, value in site.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float) -> None:
+    """A copy of the workflow in ``work`` with the benchmark's config and the test cluster's profile."""
+    for part in PARTS:
+        src = ROOT / part
+        if src.is_symlink():
+            (work / part).symlink_to(os.readlink(src))
+        else:
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, work / part)
+    cfg = yaml.safe_load((ROOT / "config/presets/nasbench201.yaml").read_text())
+    cfg["subspaces"] = {"kind": "edges_ms", "budgets": EDGES_MS}
+    cfg["evaluator"] |= {"csv": str(CSV), "latency": LATENCY, "seconds_per_ms": seconds_per_ms}
+    cfg["search"] |= {"rounds": rounds, "batch": 8, "init_rounds": 1, "mode": mode, "in_flight": GPUS}
+    cfg["train"] |= {"gpu": 1, "mem_mb": 400, "runtime": 60, "retries": 0}
+    cfg["report"] = {"proxy_validity": "", "strategy_benchmark": ""}
+    (work / "bench.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # over the default config
+    target = work / "profiles" / "slurm" / "config.yaml"
+    profile = merge(yaml.safe_load(target.read_text()), yaml.safe_load(SITE.read_text()))
+    # the shipped profile's job limit (the test profile's 4 suits a 2-CPU node), 400 MB per job
+    profile = merge(
+        profile, {"jobs": yaml.safe_load(target.read_text())["jobs"], "default-resources": {"mem_mb": 400}}
+    )
+    target.write_text(yaml.safe_dump(profile, sort_keys=False))
+
+
+SACCT = ["JobID", "Comment", "State", "Submit", "Start", "End", "AllocTRES", "WorkDir"]
+
+
+def sacct_rows(work: Path, since: str) -> pd.DataFrame:
+    out = subprocess.run(
+        ["sacct", "-X", "-a", "-P", "-S", since, "-E", "now", f"--format={','.join(SACCT)}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rows = [dict(zip(SACCT, line.split("|"), strict=True)) for line in out.splitlines()[1:]]
+    df = pd.DataFrame([r for r in rows if Path(r["WorkDir"]) == work.resolve()])
+    for col in ("Submit", "Start", "End"):
+        df[col] = pd.to_datetime(df[col])
+    return df
+
+
+def run_real(mode: str, rounds: int, seconds_per_ms: float, keep: Path) -> dict[str, Any]:
+    """One real run on the test cluster in ``keep/<mode>`` (kept: its files are the evidence); its
+    figures and per-training rows."""
+    work = keep / mode
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    prepare(work, mode, rounds, seconds_per_ms)
+    since = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "slurm", "--configfile", "bench.yaml"]
+    cmd += ["--config", f'search={{"mode": "{mode}"}}']  # the profile's default is async
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    log_path = work / "snakemake.log"
+    with log_path.open("w") as sink:
+        proc = psutil.Popen(cmd, cwd=work, stdout=sink, stderr=subprocess.STDOUT)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                peak = max(peak, proc.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.5)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    driver = {
+        "since": since,
+        "driver_wall_s": time.perf_counter() - t0,
+        "driver_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "driver_peak_rss_mb": peak / 2**20,
+    }
+    (work / "driver.json").write_text(json.dumps(driver))
+    if proc.returncode:
+        raise SystemExit(f"{mode}: snakemake failed ({proc.returncode}):\n{log_path.read_text()[-5000:]}")
+    return analyse(work, mode)
+
+
+def analyse(work: Path, mode: str) -> dict[str, Any]:
+    """The figures of a finished real run in ``work`` (``sacct`` and its files)."""
+    driver = json.loads((work / "driver.json").read_text())
+    rows = sacct_rows(work, driver.pop("since"))
+    rows = rows[rows["Comment"].str.startswith("rule_train_")].copy()
+    trials = trial_rows(work, mode, rows)
+    res = work / "results" / "search"
+    best = {}
+    for band in sorted(p.name for p in res.iterdir() if p.is_dir() and p.name != "async"):
+        hist = sorted(res.glob(f"{band}/history*.parquet"))
+        best[band] = float(pd.read_parquet(hist[-1])["accuracy"].max())
+    proposals = (
+        [json.loads(p.read_text())["seconds"] for p in res.glob("async/k*/t*/proposal.json")]
+        if mode == "async"
+        else [float(pd.read_csv(p, sep="\t")["s"].iloc[0])
+              for p in (work / "results/benchmarks/propose_candidates").rglob("*.tsv")]
+    )  # fmt: skip
+    span = (trials["end"].max() - trials["start"].min()).total_seconds()
+    busy = float((trials["end"] - trials["start"]).dt.total_seconds().sum())
+    return {
+        "part": "real",
+        "mode": mode,
+        "gpus": GPUS,
+        "trainings": len(trials),
+        "wall_s": span,
+        "utilisation": busy / (GPUS * span),
+        "work_utilisation": float(trials["work_s"].sum()) / (GPUS * span),
+        "busy_gpu_s": busy,
+        "median_queue_wait_s": float(trials["queue_s"].median()),
+        **driver,
+        "best_accuracy": best,
+        "distinct_gpu_ids": int(trials["gpu_id"].nunique()),
+        "max_trainings_at_once": max_overlap(trials),
+        "proposal_median_s": float(np.median(proposals)),
+        "_trials": trials,
+    }
+
+
+def trial_rows(work: Path, mode: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per training: band, chain (async) or slot (sync), trial (round), order (the band's
+    proposal order), submit/start/end, work seconds, GPU id."""
+    out = []
+    for _, r in rows.iterrows():
+        parts = r["Comment"].split("_wildcards_")[1].split("_")
+        if mode == "sync":  # s<band>_<round>_<slot>
+            band, trial, slot = parts[0], int(parts[1]), int(parts[2])
+            folder = work / f"results/search/{band}/r{trial:02d}/s{slot:02d}"
+            order = trial * 8 + slot
+        else:  # <chain>_<trial>; the band is the proposal's
+            slot, trial = int(parts[0]), int(parts[1])
+            folder = work / f"results/search/async/k{slot:03d}/t{trial:03d}"
+            doc = json.loads((folder / "proposal.json").read_text())
+            band, order = doc["subspace"], doc["sequence"]
+        metrics = json.loads((folder / "metrics.json").read_text())
+        if r["State"] != "COMPLETED" or metrics.get("status") != "complete":
+            raise SystemExit(f"{folder}: job {r['JobID']} {r['State']}, {metrics.get('status')}")
+        out.append({
+            "band": band, "slot": slot, "trial": trial, "order": order, "job": r["JobID"],
+            "submit": r["Submit"], "start": r["Start"], "end": r["End"],
+            "work_s": float(metrics["simulated_s"]), "gpu_id": metrics["cuda_visible_devices"],
+            "accuracy": metrics["val_top1"],
+        })  # fmt: skip
+    df = pd.DataFrame(out).sort_values(["band", "order"]).reset_index(drop=True)
+    df["queue_s"] = (df["start"] - df["submit"]).dt.total_seconds()
+    df["job_s"] = (df["end"] - df["start"]).dt.total_seconds() - df["work_s"]
+    return df
+
+
+def max_overlap(trials: pd.DataFrame) -> int:
+    events = sorted([(t, 1) for t in trials["start"]] + [(t, -1) for t in trials["end"]])
+    now = top = 0
+    for _, step in events:
+        now += step
+        top = max(top, now)
+    return top
+
+
+def overheads(real: dict[str, dict]) -> tuple[Overheads, dict[str, float]]:
+    """The simulation's overheads, medians over the real runs' trainings."""
+    a, s = real["async"]["_trials"], real["sync"]["_trials"]
+    # async: a chain's previous end until the next submission, less the proposal under the lock
+    a = a.sort_values(["slot", "trial"])
+    prev = a.groupby("slot")["end"].shift(1)
+    gap = (a["submit"] - prev).dt.total_seconds().dropna()
+    propose = real["async"]["proposal_median_s"]
+    # sync: the round's last end until the next round's first submission
+    rounds = s.groupby("trial").agg(first_submit=("submit", "min"), last_end=("end", "max"))
+    between = (rounds["first_submit"].shift(-1) - rounds["last_end"]).dt.total_seconds().dropna()
+    both = pd.concat([a, s])
+    oh = Overheads(
+        detect_s=max(float(gap.median()) - propose, 0.0),
+        propose_s=propose,
+        round_s=float(between.median()),
+        queue_s=float(both["queue_s"].median()),
+        job_s=float(both["job_s"].median()),
+    )
+    spread = {
+        "async_gap_s_quartiles": [float(q) for q in np.percentile(gap, [25, 50, 75])],
+        "sync_round_gap_s": [float(x) for x in between],
+        "job_s_quartiles": [float(q) for q in np.percentile(both["job_s"], [25, 50, 75])],
+        "queue_s_quartiles": [float(q) for q in np.percentile(both["queue_s"], [25, 50, 75])],
+    }
+    return oh, spread
+
+
+def replay(trials: pd.DataFrame, mode: str, per_band: int) -> np.ndarray:
+    """The real run's work seconds as (bands, per_band, trials), as :func:`simulate` reads them:
+    sync ``[band, slot, round]``; async each band's in proposal order (``work[b].ravel()``)."""
+    out = []
+    for band in sorted(trials["band"].unique()):
+        w = trials.loc[trials["band"] == band].sort_values("order")["work_s"].to_numpy()
+        out.append(w.reshape(-1, per_band).T if mode == "sync" else w.reshape(per_band, -1))
+    return np.stack(out)
+
+
+def band_work(seconds_per_ms: float, per_band: int, trials: int, seed: int) -> np.ndarray:
+    """Work seconds of candidates drawn uniformly from each band's rows (without replacement)."""
+    lat = pd.read_csv(CSV, usecols=[LATENCY])[LATENCY].to_numpy()
+    rng = np.random.default_rng(seed)
+    lo = [0.0, *EDGES_MS[:-1]]
+    out = np.empty((len(EDGES_MS), per_band, trials))
+    for b, (a, z) in enumerate(zip(lo, EDGES_MS, strict=True)):
+        members = lat[(lat > a) & (lat <= z)]
+        out[b] = rng.choice(members, size=(per_band, trials), replace=per_band * trials > len(members))
+    return out * seconds_per_ms
+
+
+def longest_first(budgets: np.ndarray, started: np.ndarray, costs: np.ndarray) -> int | None:
+    """The band with the costliest trainings among those with trials left (pure longest-first)."""
+    ok = (budgets > started) & (costs > 0)
+    return int(np.argmax(np.where(ok, costs, -np.inf))) if ok.any() else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="trainings per slot in the real part")
+    ap.add_argument("--seconds-per-ms", type=float, default=6.0, help="training-time model: seconds per ms")
+    ap.add_argument("--sim-rounds", type=int, default=25, help="trainings per slot in the simulation")
+    ap.add_argument("--skip-real", action="store_true", help="reuse cluster_scale_real.json's runs")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "bench_cluster",
+        help="folder of the real runs' workflow copies (kept)",
+    )
+    ap.add_argument("--analyse", action="store_true", help="analyse the runs in --keep again (no run)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cluster_scale.json")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    raw = args.out.with_name("cluster_scale_real.json")
+    real: dict[str, dict] = {}
+    if args.analyse:
+        real = {mode: analyse(args.keep / mode, mode) for mode in ("async", "sync")}
+    elif args.skip_real:
+        for mode, rec in json.loads(raw.read_text()).items():
+            trials = pd.DataFrame(rec.pop("trials"))
+            for col in ("submit", "start", "end"):
+                trials[col] = pd.to_datetime(trials[col])
+            real[mode] = rec | {"_trials": trials}
+    else:
+        cluster("stop")  # a cluster started with other GPUs or CPUs keeps them until it stops
+        cluster("install")
+        cluster("start", GPUNAS_SLURM_GPUS=str(GPUS), GPUNAS_SLURM_CPUS=str(CPUS))
+        try:
+            for mode in ("async", "sync"):
+                log.info("real %s: %d bands x 8 slots x %d trainings", mode, len(EDGES_MS), args.rounds)
+                real[mode] = run_real(mode, args.rounds, args.seconds_per_ms, args.keep)
+                log.info("real %s: %s", mode, {k: v for k, v in real[mode].items() if not k.startswith("_")})
+        finally:
+            cluster("stop")
+    if not args.skip_real:
+        dump = {
+            m: {k: v for k, v in r.items() if k != "_trials"}
+            | {"trials": json.loads(r["_trials"].to_json(orient="records", date_format="iso"))}
+            for m, r in real.items()
+        }
+        raw.write_text(json.dumps(dump, indent=1) + "\n")
+    oh, spread = overheads(real)
+    records = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real.values()]
+    for mode in ("async", "sync"):
+        sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh)
+        records.append({"part": "simulated", "replay_of_real": True} | sim)
+    for gpus, per_band in PER_BAND.items():
+        work = band_work(args.seconds_per_ms, per_band, args.sim_rounds, seed=gpus)
+        for mode in ("async", "sync"):
+            records.append({"part": "simulated", "replay_of_real": False} | simulate(mode, work, oh))
+        # not the workflow's rule: the slowest band first, each band's trials in one burst
+        lpt = simulate("async", work, oh, choose=longest_first)
+        records.append({"part": "simulated", "replay_of_real": False, "policy": "longest_band_first"} | lpt)
+    check = {}
+    for mode in ("async", "sync"):
+        r = next(x for x in records if x["part"] == "real" and x["mode"] == mode)
+        s = next(
+            x for x in records if x["part"] == "simulated" and x.get("replay_of_real") and x["mode"] == mode
+        )
+        check[mode] = {"real": r["utilisation"], "simulated": s["utilisation"],
+                       "difference": s["utilisation"] - r["utilisation"]}  # fmt: skip
+    ratios = {}
+    for part, replay_flag in (("real", None), ("simulated", False)):
+        for gpus in PER_BAND if part == "simulated" else [GPUS]:
+            pick = [r for r in records if r["part"] == part and r["gpus"] == gpus and "policy" not in r
+                    and (replay_flag is None or r.get("replay_of_real") is replay_flag)]  # fmt: skip
+            w = {r["mode"]: r["wall_s"] for r in pick}
+            ratios[f"{part}_{gpus}"] = w["sync"] / w["async"]
+    doc = {
+        "what": __doc__.splitlines()[0],
+        "machine": f"{os.cpu_count()} cores, no GPU; Slurm node of {GPUS} virtual GPUs, {CPUS} virtual CPUs",
+        "shape": {
+            "bands_ms": EDGES_MS,
+            "latency": LATENCY,
+            "per_band": 8,
+            "rounds_real": args.rounds,
+            "rounds_simulated": args.sim_rounds,
+            "seconds_per_ms": args.seconds_per_ms,
+        },
+        "utilisation": "busy GPU-seconds (each training job's elapsed time x 1 GPU) / (GPUs x wall); "
+        "wall: first training's start to last training's end",
+        "overheads": oh.__dict__ | spread,
+        "simulation_vs_real_at_48": check,
+        "wall_ratio_sync_over_async": ratios,
+        "records": records,
+    }
+    args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    for r in records:
+        log.info("%-9s %-5s %3d GPUs %5d trainings: wall %7.0f s, utilisation %.3f %s",
+                 r["part"], r["mode"], r["gpus"], r["trainings"], r["wall_s"], r["utilisation"],
+                 r.get("policy", ""))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
