@@ -15,11 +15,15 @@ Two parts, one run:
   to last one's end), utilisation (busy GPU-seconds: each training job's elapsed time x its one
   GPU, over 48 x wall), median queue wait; the driver's CPU time (the driver and its local rules)
   and peak memory; the best accuracy per band; each job's GPU id.
-- **simulated**: :mod:`gpunas.search.simulation` (the same two DAG policies on a simulated clock)
-  with the overheads measured in the real part. At 48 GPUs it replays the real runs' candidates
-  (their work seconds, in their slots), for the comparison with the real part; at 48, 192 and
-  512 GPUs (6 bands x 8 / 32 / 85) it runs the preset's 25 trainings per slot, candidates drawn
-  uniformly from the bands' rows.
+- **simulated**: :mod:`gpunas.search.simulation` (the same two DAG policies on a simulated clock,
+  the workflow's own band rule) with the overheads measured in the real part. At 48 GPUs it
+  replays the real runs' candidates (their work seconds, in their slots), for the comparison with
+  the real part; at 48, 192 and 512 GPUs (6 bands x 8 / 32 / 85) it runs the preset's 25
+  trainings per GPU, candidates drawn uniformly from the bands' rows, at two time scales:
+  ``bench`` (the real part's duration model and measured overheads, proposals included) and
+  ``preset`` (hour-long trainings, the preset's measured proposal time, 30-s polling:
+  :func:`preset_scale`); and, for comparison, a longest-band-first rule that is not the
+  workflow's.
 
     python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--skip-real]
 
@@ -48,6 +52,7 @@ import pandas as pd
 import psutil
 import yaml
 
+from gpunas.config import merge_settings
 from gpunas.search.simulation import Overheads, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,18 +75,6 @@ def cluster(command: str, **env: str) -> None:
         raise SystemExit(f"cluster.sh {command} failed:\n{proc.stderr[-2000:]}")
 
 
-def merge(base: dict, site: dict) -> dict:
-    out = dict(base)
-    for key, value in site.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float) -> None:
     """A copy of the workflow in ``work`` with the benchmark's config and the test cluster's profile."""
     for part in PARTS:
@@ -98,9 +91,9 @@ def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float) -> None:
     cfg["report"] = {"proxy_validity": "", "strategy_benchmark": ""}
     (work / "bench.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # over the default config
     target = work / "profiles" / "slurm" / "config.yaml"
-    profile = merge(yaml.safe_load(target.read_text()), yaml.safe_load(SITE.read_text()))
+    profile = merge_settings(yaml.safe_load(target.read_text()), yaml.safe_load(SITE.read_text()))
     # the shipped profile's job limit (the test profile's 4 suits a 2-CPU node), 400 MB per job
-    profile = merge(
+    profile = merge_settings(
         profile, {"jobs": yaml.safe_load(target.read_text())["jobs"], "default-resources": {"mem_mb": 400}}
     )
     target.write_text(yaml.safe_dump(profile, sort_keys=False))
@@ -233,27 +226,47 @@ def max_overlap(trials: pd.DataFrame) -> int:
     return top
 
 
-def overheads(real: dict[str, dict]) -> tuple[Overheads, dict[str, float]]:
-    """The simulation's overheads, medians over the real runs' trainings."""
+def overheads(real: dict[str, dict], keep: Path) -> tuple[Overheads, dict[str, Any]]:
+    """The simulation's overheads from the real runs (their rows, and their files in ``keep``).
+
+    - ``propose_s``: the mean time a proposal held the lock (its ``seconds``): the proposer's
+      throughput, which the simulation queues proposals on;
+    - ``detect_s``: a chain's previous end until its next submission, less the proposal job's
+      wall time (start-up, lock wait, proposal: the benchmark file of `propose_async`), plus the
+      job's start-up (10th percentile of its wall less its lock time): polling and scheduling;
+    - ``round_s``: sync, a round's last end until the next round's first submission;
+    - ``queue_s``, ``job_s``: medians over every training (submission to start; start to end less
+      the lookup's seconds)."""
     a, s = real["async"]["_trials"], real["sync"]["_trials"]
-    # async: a chain's previous end until the next submission, less the proposal under the lock
+    work = keep / "async"
+    held, job = {}, {}
+    for path in (work / "results/search/async").glob("k*/t*/proposal.json"):
+        key = (int(path.parent.parent.name[1:]), int(path.parent.name[1:]))
+        held[key] = json.loads(path.read_text())["seconds"]
+        tsv = work / "results/benchmarks/propose_async" / path.parent.parent.name / f"{path.parent.name}.tsv"
+        if tsv.exists():
+            job[key] = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+    startup = float(np.percentile([job[k] - held[k] for k in job], 10))
     a = a.sort_values(["slot", "trial"])
     prev = a.groupby("slot")["end"].shift(1)
-    gap = (a["submit"] - prev).dt.total_seconds().dropna()
-    propose = real["async"]["proposal_median_s"]
-    # sync: the round's last end until the next round's first submission
+    gap = (a["submit"] - prev).dt.total_seconds()
+    keys = list(zip(a["slot"], a["trial"], strict=True))
+    polling = [g - job[k] + startup for g, k in zip(gap, keys, strict=True) if k in job and np.isfinite(g)]
     rounds = s.groupby("trial").agg(first_submit=("submit", "min"), last_end=("end", "max"))
     between = (rounds["first_submit"].shift(-1) - rounds["last_end"]).dt.total_seconds().dropna()
     both = pd.concat([a, s])
     oh = Overheads(
-        detect_s=max(float(gap.median()) - propose, 0.0),
-        propose_s=propose,
+        detect_s=max(float(np.median(polling)), 0.0),
+        propose_s=float(np.mean(list(held.values()))),
         round_s=float(between.median()),
         queue_s=float(both["queue_s"].median()),
         job_s=float(both["job_s"].median()),
     )
     spread = {
-        "async_gap_s_quartiles": [float(q) for q in np.percentile(gap, [25, 50, 75])],
+        "proposal_lock_s_quartiles": [float(q) for q in np.percentile(list(held.values()), [25, 50, 75])],
+        "proposal_job_s_quartiles": [float(q) for q in np.percentile(list(job.values()), [25, 50, 75])],
+        "proposal_script_startup_s": startup,
+        "async_gap_s_quartiles": [float(q) for q in np.percentile(gap.dropna(), [25, 50, 75])],
         "sync_round_gap_s": [float(x) for x in between],
         "job_s_quartiles": [float(q) for q in np.percentile(both["job_s"], [25, 50, 75])],
         "queue_s_quartiles": [float(q) for q in np.percentile(both["queue_s"], [25, 50, 75])],
@@ -281,6 +294,22 @@ def band_work(seconds_per_ms: float, per_band: int, trials: int, seed: int) -> n
         members = lat[(lat > a) & (lat <= z)]
         out[b] = rng.choice(members, size=(per_band, trials), replace=per_band * trials > len(members))
     return out * seconds_per_ms
+
+
+def preset_scale(oh: Overheads) -> tuple[Overheads, float]:
+    """Overheads and seconds per ms at the gpunet preset's time scale: trainings of an hour at the
+    bands' median latency (an assumption: the preset's trainings are not measured), the trust
+    region's proposal at 1,200 trials with 32 in flight (``proposal_scale.json``), the shipped
+    profile's 30-s polling (15 s on average on top of the measured detection)."""
+    lat = pd.read_csv(CSV, usecols=[LATENCY])[LATENCY].to_numpy()
+    median = float(np.median(lat[lat <= EDGES_MS[-1]]))
+    recs = json.loads((ROOT / "benchmarks/results/proposal_scale.json").read_text())["records"]
+    propose = max(r["median_s"] for r in recs if r["strategy"] == "trust_region" and r["mode"] == "async")
+    return (
+        Overheads(detect_s=oh.detect_s + 15, propose_s=propose, round_s=oh.round_s + 15,
+                  queue_s=oh.queue_s, job_s=oh.job_s),
+        3600.0 / median,
+    )  # fmt: skip
 
 
 def longest_first(budgets: np.ndarray, started: np.ndarray, costs: np.ndarray) -> int | None:
@@ -333,18 +362,21 @@ def main() -> None:
             for m, r in real.items()
         }
         raw.write_text(json.dumps(dump, indent=1) + "\n")
-    oh, spread = overheads(real)
+    oh, spread = overheads(real, args.keep)
     records = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real.values()]
     for mode in ("async", "sync"):
         sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh)
         records.append({"part": "simulated", "replay_of_real": True} | sim)
-    for gpus, per_band in PER_BAND.items():
-        work = band_work(args.seconds_per_ms, per_band, args.sim_rounds, seed=gpus)
-        for mode in ("async", "sync"):
-            records.append({"part": "simulated", "replay_of_real": False} | simulate(mode, work, oh))
-        # not the workflow's rule: the slowest band first, each band's trials in one burst
-        lpt = simulate("async", work, oh, choose=longest_first)
-        records.append({"part": "simulated", "replay_of_real": False, "policy": "longest_band_first"} | lpt)
+    preset_oh, preset_spm = preset_scale(oh)
+    for scale, spm, o in (("bench", args.seconds_per_ms, oh), ("preset", preset_spm, preset_oh)):
+        for gpus, per_band in PER_BAND.items():
+            work = band_work(spm, per_band, args.sim_rounds, seed=gpus)
+            base = {"part": "simulated", "replay_of_real": False, "scale": scale}
+            for mode in ("async", "sync"):
+                records.append(base | simulate(mode, work, o))
+            # not the workflow's rule: the slowest band first, each band's trials in one burst
+            lpt = simulate("async", work, o, choose=longest_first)
+            records.append(base | {"policy": "longest_band_first"} | lpt)
     check = {}
     for mode in ("async", "sync"):
         r = next(x for x in records if x["part"] == "real" and x["mode"] == mode)
@@ -354,12 +386,13 @@ def main() -> None:
         check[mode] = {"real": r["utilisation"], "simulated": s["utilisation"],
                        "difference": s["utilisation"] - r["utilisation"]}  # fmt: skip
     ratios = {}
-    for part, replay_flag in (("real", None), ("simulated", False)):
-        for gpus in PER_BAND if part == "simulated" else [GPUS]:
-            pick = [r for r in records if r["part"] == part and r["gpus"] == gpus and "policy" not in r
-                    and (replay_flag is None or r.get("replay_of_real") is replay_flag)]  # fmt: skip
-            w = {r["mode"]: r["wall_s"] for r in pick}
-            ratios[f"{part}_{gpus}"] = w["sync"] / w["async"]
+    for name, keep_r in [("real_48", lambda r: r["part"] == "real")] + [
+        (f"simulated_{sc}_{g}", lambda r, sc=sc, g=g: r.get("scale") == sc and r["gpus"] == g)
+        for sc in ("bench", "preset")
+        for g in PER_BAND
+    ]:
+        w = {r["mode"]: r["wall_s"] for r in records if keep_r(r) and "policy" not in r}
+        ratios[name] = w["sync"] / w["async"]
     doc = {
         "what": __doc__.splitlines()[0],
         "machine": f"{os.cpu_count()} cores, no GPU; Slurm node of {GPUS} virtual GPUs, {CPUS} virtual CPUs",
@@ -374,15 +407,16 @@ def main() -> None:
         "utilisation": "busy GPU-seconds (each training job's elapsed time x 1 GPU) / (GPUs x wall); "
         "wall: first training's start to last training's end",
         "overheads": oh.__dict__ | spread,
+        "overheads_preset_scale": preset_oh.__dict__ | {"seconds_per_ms": preset_spm},
         "simulation_vs_real_at_48": check,
         "wall_ratio_sync_over_async": ratios,
         "records": records,
     }
     args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
     for r in records:
-        log.info("%-9s %-5s %3d GPUs %5d trainings: wall %7.0f s, utilisation %.3f %s",
-                 r["part"], r["mode"], r["gpus"], r["trainings"], r["wall_s"], r["utilisation"],
-                 r.get("policy", ""))  # fmt: skip
+        log.info("%-9s %-6s %-5s %3d GPUs %5d trainings: wall %8.0f s, utilisation %.3f %s",
+                 r["part"], r.get("scale", ""), r["mode"], r["gpus"], r["trainings"], r["wall_s"],
+                 r["utilisation"], r.get("policy", ""))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -35,6 +35,20 @@ def schema_path() -> str:
     return str(resources.files("gpunas.data").joinpath("config.schema.yaml"))
 
 
+def merge_settings(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base`` as a site edits a profile or config: mappings merged key by key
+    (recursively), any other value replaced, ``None`` deleting the key. Returns a new dict."""
+    out = dict(base)
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_settings(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def check_config(config: dict[str, Any], results: str | Path = "results") -> tuple[Space, Evaluator]:
     """The space and evaluator of a schema-valid config, after the checks the schema cannot make:
     budgets, a space the evaluator can score, memory and time requests that fit what the data

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from gpunas.config import merge_settings
+
 from ..conftest import ROOT
 
 CLUSTER_SH = ROOT / "tests" / "slurm" / "cluster.sh"
@@ -48,25 +50,12 @@ SYNC = ['search={"mode": "sync"}']
 TIMEOUT_S = 900
 
 
-def _merge(base: dict, site: dict) -> dict:
-    """``site`` over ``base``: mappings merged key by key, ``None`` deletes a key."""
-    out = dict(base)
-    for key, value in site.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def site_profile(workdir: Path, **extra: Any) -> None:
     """Edit ``workdir``'s profiles/slurm/config.yaml for the test cluster (tests/slurm/profile, then
     ``extra``), as a site edits the SITE lines of the shipped profile."""
     target = workdir / "profiles" / "slurm" / "config.yaml"
-    profile = _merge(yaml.safe_load(target.read_text()), yaml.safe_load(SITE.read_text()))
-    target.write_text(yaml.safe_dump(_merge(profile, extra), sort_keys=False))
+    profile = merge_settings(yaml.safe_load(target.read_text()), yaml.safe_load(SITE.read_text()))
+    target.write_text(yaml.safe_dump(merge_settings(profile, extra), sort_keys=False))
 
 
 def slurm_command(*args: str) -> list[str]:

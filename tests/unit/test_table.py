@@ -101,3 +101,22 @@ def test_a_blank_accuracy_is_a_failed_trial_not_an_error(tmp_path, lines):
     vec = space.from_string(pd.read_csv(CSV)["cellstr"].iloc[10])
     result = ev.evaluate(space, {"encoding": vec}, None)
     assert result["status"] == "failed" and result["reason"] == "no accuracy in the table (line 12)"
+
+
+def test_a_lookup_lasts_its_training_time_model_and_records_the_gpu(monkeypatch):
+    import time
+
+    ev = create_evaluator({"type": "table", "csv": str(CSV), **COLS, "seconds_per_ms": 0.05})
+    space = load_space("nasbench201")
+    row = pd.read_csv(CSV).iloc[3]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    t0 = time.perf_counter()
+    result = ev.evaluate(space, {"encoding": space.from_string(row["cellstr"])}, None)
+    # 0.05 s per ms of the row's latency: the simulated training's time, proportional to its cost
+    assert result["simulated_s"] == pytest.approx(0.05 * row["latency_ms_titan_rtx_1"])
+    assert time.perf_counter() - t0 >= result["simulated_s"] and result["wall_s"] == result["simulated_s"]
+    assert result["cuda_visible_devices"] == "7" and result["val_top1"] == row["cifar10_test"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    quick = create_evaluator({"type": "table", "csv": str(CSV), **COLS})  # default: at once
+    out = quick.evaluate(space, {"encoding": space.from_string(row["cellstr"])}, None)
+    assert out["simulated_s"] == 0 and out["cuda_visible_devices"] is None
