@@ -226,7 +226,7 @@ def max_overlap(trials: pd.DataFrame) -> int:
     return top
 
 
-def overheads(real: dict[str, dict], keep: Path) -> tuple[Overheads, dict[str, Any]]:
+def overheads(real: dict[str, dict], keep: Path) -> tuple[dict[str, Overheads], dict[str, Any]]:
     """The simulation's overheads from the real runs (their rows, and their files in ``keep``).
 
     - ``propose_s``: the mean time a proposal held the lock (its ``seconds``): the proposer's
@@ -235,8 +235,9 @@ def overheads(real: dict[str, dict], keep: Path) -> tuple[Overheads, dict[str, A
       wall time (start-up, lock wait, proposal: the benchmark file of `propose_async`), plus the
       job's start-up (10th percentile of its wall less its lock time): polling and scheduling;
     - ``round_s``: sync, a round's last end until the next round's first submission;
-    - ``queue_s``, ``job_s``: medians over every training (submission to start; start to end less
-      the lookup's seconds)."""
+    - ``queue_s``: median over every training (submission to start); ``job_s``: per mode, the
+      median of start to end less the lookup's seconds (48 jobs starting together on 2 cores, as
+      each sync round does, start far slower than staggered ones)."""
     a, s = real["async"]["_trials"], real["sync"]["_trials"]
     work = keep / "async"
     held, job = {}, {}
@@ -255,20 +256,25 @@ def overheads(real: dict[str, dict], keep: Path) -> tuple[Overheads, dict[str, A
     rounds = s.groupby("trial").agg(first_submit=("submit", "min"), last_end=("end", "max"))
     between = (rounds["first_submit"].shift(-1) - rounds["last_end"]).dt.total_seconds().dropna()
     both = pd.concat([a, s])
-    oh = Overheads(
-        detect_s=max(float(np.median(polling)), 0.0),
-        propose_s=float(np.mean(list(held.values()))),
-        round_s=float(between.median()),
-        queue_s=float(both["queue_s"].median()),
-        job_s=float(both["job_s"].median()),
-    )
+    common = {
+        "detect_s": max(float(np.median(polling)), 0.0),
+        "propose_s": float(np.mean(list(held.values()))),
+        "round_s": float(between.median()),
+        "queue_s": float(both["queue_s"].median()),
+    }
+    # a job's start-up depends on how many start at once on these 2 cores: each mode its own
+    oh = {m: Overheads(**common, job_s=float(t["job_s"].median())) for m, t in (("async", a), ("sync", s))}
     spread = {
         "proposal_lock_s_quartiles": [float(q) for q in np.percentile(list(held.values()), [25, 50, 75])],
         "proposal_job_s_quartiles": [float(q) for q in np.percentile(list(job.values()), [25, 50, 75])],
         "proposal_script_startup_s": startup,
         "async_gap_s_quartiles": [float(q) for q in np.percentile(gap.dropna(), [25, 50, 75])],
         "sync_round_gap_s": [float(x) for x in between],
-        "job_s_quartiles": [float(q) for q in np.percentile(both["job_s"], [25, 50, 75])],
+        "job_s_quartiles": {
+            m: [float(q) for q in np.percentile(t["job_s"], [25, 50, 75])]
+            for m, t in (("async", a), ("sync", s))
+        },
+        "job_s_p10_async": float(np.percentile(a["job_s"], 10)),
         "queue_s_quartiles": [float(q) for q in np.percentile(both["queue_s"], [25, 50, 75])],
     }
     return oh, spread
@@ -296,18 +302,20 @@ def band_work(seconds_per_ms: float, per_band: int, trials: int, seed: int) -> n
     return out * seconds_per_ms
 
 
-def preset_scale(oh: Overheads) -> tuple[Overheads, float]:
+def preset_scale(oh: dict[str, Overheads], job_s: float) -> tuple[Overheads, float]:
     """Overheads and seconds per ms at the gpunet preset's time scale: trainings of an hour at the
     bands' median latency (an assumption: the preset's trainings are not measured), the trust
     region's proposal at 1,200 trials with 32 in flight (``proposal_scale.json``), the shipped
-    profile's 30-s polling (15 s on average on top of the measured detection)."""
+    profile's 30-s polling (15 s on average on top of the measured detection), a job's start-up
+    ``job_s`` (measured uncontended: on a real cluster every node has its own CPUs)."""
     lat = pd.read_csv(CSV, usecols=[LATENCY])[LATENCY].to_numpy()
     median = float(np.median(lat[lat <= EDGES_MS[-1]]))
     recs = json.loads((ROOT / "benchmarks/results/proposal_scale.json").read_text())["records"]
     propose = max(r["median_s"] for r in recs if r["strategy"] == "trust_region" and r["mode"] == "async")
+    a = oh["async"]
     return (
-        Overheads(detect_s=oh.detect_s + 15, propose_s=propose, round_s=oh.round_s + 15,
-                  queue_s=oh.queue_s, job_s=oh.job_s),
+        Overheads(detect_s=a.detect_s + 15, propose_s=propose, round_s=a.round_s + 15,
+                  queue_s=a.queue_s, job_s=job_s),
         3600.0 / median,
     )  # fmt: skip
 
@@ -365,17 +373,18 @@ def main() -> None:
     oh, spread = overheads(real, args.keep)
     records = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real.values()]
     for mode in ("async", "sync"):
-        sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh)
+        sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh[mode])
         records.append({"part": "simulated", "replay_of_real": True} | sim)
-    preset_oh, preset_spm = preset_scale(oh)
-    for scale, spm, o in (("bench", args.seconds_per_ms, oh), ("preset", preset_spm, preset_oh)):
+    preset_oh, preset_spm = preset_scale(oh, spread["job_s_p10_async"])
+    preset = {"async": preset_oh, "sync": preset_oh}
+    for scale, spm, o in (("bench", args.seconds_per_ms, oh), ("preset", preset_spm, preset)):
         for gpus, per_band in PER_BAND.items():
             work = band_work(spm, per_band, args.sim_rounds, seed=gpus)
-            base = {"part": "simulated", "replay_of_real": False, "scale": scale}
+            base = {"part": "simulated", "replay_of_real": False, "scale": scale, "cluster": gpus}
             for mode in ("async", "sync"):
-                records.append(base | simulate(mode, work, o))
+                records.append(base | simulate(mode, work, o[mode]))
             # not the workflow's rule: the slowest band first, each band's trials in one burst
-            lpt = simulate("async", work, o, choose=longest_first)
+            lpt = simulate("async", work, o["async"], choose=longest_first)
             records.append(base | {"policy": "longest_band_first"} | lpt)
     check = {}
     for mode in ("async", "sync"):
@@ -387,7 +396,7 @@ def main() -> None:
                        "difference": s["utilisation"] - r["utilisation"]}  # fmt: skip
     ratios = {}
     for name, keep_r in [("real_48", lambda r: r["part"] == "real")] + [
-        (f"simulated_{sc}_{g}", lambda r, sc=sc, g=g: r.get("scale") == sc and r["gpus"] == g)
+        (f"simulated_{sc}_{g}", lambda r, sc=sc, g=g: r.get("scale") == sc and r.get("cluster") == g)
         for sc in ("bench", "preset")
         for g in PER_BAND
     ]:
@@ -406,7 +415,7 @@ def main() -> None:
         },
         "utilisation": "busy GPU-seconds (each training job's elapsed time x 1 GPU) / (GPUs x wall); "
         "wall: first training's start to last training's end",
-        "overheads": oh.__dict__ | spread,
+        "overheads": {m: o.__dict__ for m, o in oh.items()} | spread,
         "overheads_preset_scale": preset_oh.__dict__ | {"seconds_per_ms": preset_spm},
         "simulation_vs_real_at_48": check,
         "wall_ratio_sync_over_async": ratios,
