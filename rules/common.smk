@@ -276,7 +276,9 @@ def get_async_previous(wildcards):
 
 def get_async_first():
     """Every chain's first proposal (one job proposes them all: nothing has finished yet)."""
-    return [f"results/search/async/k{k:03d}/t000/proposal.json" for k in range(len(CHAINS))]
+    return [
+        f"results/search/async/k{k:03d}/t000/proposal.json" for k in range(len(CHAINS))
+    ]
 
 
 def get_async_files(kind):
