@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from gpunas.search.asynchronous import choose_band, propose_one, trial_id, trials_per_chain
+from gpunas.search.asynchronous import band_costs, choose_band, propose_one, trial_id, trials_per_chain
 from gpunas.search.baseline import random_search_best_quantile
 from gpunas.search.propose import SearchConfig, encode_key
 
@@ -61,7 +61,7 @@ def run_async(job: dict) -> dict:
     # the workflow's shape: in_flight chains shared by the bands, n trials per band in all
     chains = trials_per_chain(job["n"] * len(bands), job["in_flight"])
     budgets = np.full(len(bands), job["n"])
-    costs = np.array([latency[np.asarray(b["members"])].mean() if len(b["members"]) else 0.0 for b in bands])
+    costs = band_costs(bands, latency)
     started = np.zeros(len(bands), dtype=int)
     trials = pd.DataFrame(columns=COLUMNS)
     events: list[tuple[float, int, int, int, int]] = []

@@ -99,6 +99,19 @@ def _row(doc: dict[str, Any], encoding: str, status: str, accuracy: float | None
     }
 
 
+def band_costs(subs: list[dict[str, Any]], predicted_ms: np.ndarray) -> np.ndarray:
+    """The expected cost of one training per band, shape (bands,): the mean predicted latency (ms)
+    of its ``members`` (rows of ``predicted_ms``); 0 for an empty band."""
+    return np.array(
+        [
+            0.0
+            if s.get("empty") or not len(s["members"])
+            else float(np.mean(predicted_ms[np.asarray(s["members"])]))
+            for s in subs
+        ]
+    )
+
+
 def choose_band(budgets: np.ndarray, started: np.ndarray, costs: np.ndarray) -> int | None:
     """The band the next trial goes to: the one with the most training work left, ``(budget -
     started) x cost`` (ties: the first), among bands with trials left and a positive cost; None
@@ -263,15 +276,8 @@ def propose_next(
         every = read_trials(root, skipped=True)
         trials = every[every["status"] != "skipped"].reset_index(drop=True)
         started = every["subspace"].value_counts()
-        costs = [
-            0.0
-            if s["empty"] or not len(s["members"])
-            else float(np.mean(predicted_ms[np.asarray(s["members"])]))
-            for s in subs
-        ]
-        b = choose_band(
-            np.full(len(subs), budget), np.array([started.get(s["id"], 0) for s in subs]), np.array(costs)
-        )
+        costs = band_costs(subs, predicted_ms)
+        b = choose_band(np.full(len(subs), budget), np.array([started.get(s["id"], 0) for s in subs]), costs)
         extra: dict[str, Any] = {
             "strategy": cfg.strategy,
             "surrogate": cfg.surrogate,

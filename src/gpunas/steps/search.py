@@ -106,6 +106,17 @@ def record_results(
     return out
 
 
+def _async_inputs(
+    space: str, samples: str | Path, subspaces: str | Path, search: dict[str, Any]
+) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]], SearchConfig]:
+    """What an asynchronous proposal reads: the space, the samples' vectors and predicted ms, every
+    band's record and the search settings."""
+    sp = load_space(space)
+    df, vectors, _ = read_samples(sp, samples)
+    subs = json.loads(Path(subspaces).read_text())["subspaces"]
+    return sp, vectors, df["predicted_ms"].to_numpy(), subs, SearchConfig.from_dict(search)
+
+
 def propose_async(
     space: str,
     samples: str | Path,
@@ -122,14 +133,9 @@ def propose_async(
     work left (each band runs at most ``budget`` trials):
     :func:`gpunas.search.asynchronous.propose_next`, reading the trials under the search folder
     of ``output`` (``<root>/k<chain>/t<trial>/proposal.json``)."""
+    sp, vectors, predicted_ms, subs, cfg = _async_inputs(space, samples, subspaces, search)
     root = Path(output).parents[2]
-    sp = load_space(space)
-    df, vectors, _ = read_samples(sp, samples)
-    subs = json.loads(Path(subspaces).read_text())["subspaces"]
-    cfg = SearchConfig.from_dict(search)
-    doc = propose_next(
-        sp, vectors, df["predicted_ms"].to_numpy(), subs, budget, chain, trial, root, batch, cfg, seed, output
-    )
+    doc = propose_next(sp, vectors, predicted_ms, subs, budget, chain, trial, root, batch, cfg, seed, output)
     entry = doc["slots"][0]
     log.info(
         "%s: %s %s (%s; %d finished, %d in flight, liar %s; %.2f s)",
@@ -158,17 +164,13 @@ def propose_async_first(
     """Trial 0 of every chain (``outputs``: ``<root>/k<chain>/t000/proposal.json`` in chain
     order), proposed one after the other in one process, each as :func:`propose_async` would:
     nothing has finished yet, so a job per chain would only repeat the start-up."""
-    sp = load_space(space)
-    df, vectors, _ = read_samples(sp, samples)
-    subs = json.loads(Path(subspaces).read_text())["subspaces"]
-    cfg = SearchConfig.from_dict(search)
-    docs = []
-    for chain, output in enumerate(outputs):
-        root = Path(output).parents[2]
-        doc = propose_next(
-            sp, vectors, df["predicted_ms"].to_numpy(), subs, budget, chain, 0, root, batch, cfg, seed, output
+    sp, vectors, predicted_ms, subs, cfg = _async_inputs(space, samples, subspaces, search)
+    docs = [
+        propose_next(
+            sp, vectors, predicted_ms, subs, budget, chain, 0, Path(out).parents[2], batch, cfg, seed, out
         )
-        docs.append(doc)
+        for chain, out in enumerate(outputs)
+    ]
     bands = pd.Series([d["subspace"] or "no band" for d in docs]).value_counts().sort_index()
     log.info("first trials of %d chains: %s", len(docs), ", ".join(f"{b} {n}" for b, n in bands.items()))
     return docs
