@@ -6,8 +6,9 @@ Two parts, one run:
   and 64 virtual CPUs (gres on character devices, slurmd's config_overrides). The workflow runs as
   users run it, `snakemake --profile slurm` (the shipped profile with the test cluster's SITE
   lines, tests/slurm/profile), in the gpunet preset's shape: 6 latency bands x 8 trainings in
-  flight (sync: `search.batch` 8 per band; async: `search.in_flight` 48 shared by the bands),
-  `--rounds` trainings per GPU.
+  flight (sync: `search.batch` 8 per band; async: `search.in_flight`, `--in-flight` x 48 shared
+  by the bands: more than the GPUs keeps proposed trainings waiting in Slurm's queue for the next
+  free GPU), `--rounds` trainings per GPU.
   Each training is a Slurm job asking for one GPU (`train.gpu: 1`) that looks its candidate up
   in NAS-Bench-201 (`evaluator: table`, CIFAR-10 test accuracy) and lasts `--seconds-per-ms` x
   the candidate's Titan RTX batch-256 latency (a training-time model proportional to its cost;
@@ -22,10 +23,10 @@ Two parts, one run:
   trainings per GPU, candidates drawn uniformly from the bands' rows, at two time scales:
   ``bench`` (the real part's duration model and measured overheads, proposals included) and
   ``preset`` (hour-long trainings, the preset's measured proposal time, 30-s polling:
-  :func:`preset_scale`); and, for comparison, a longest-band-first rule that is not the
-  workflow's.
+  :func:`preset_scale`), async with one chain per GPU and with ``--in-flight`` times as many;
+  and, for comparison, a longest-band-first rule that is not the workflow's.
 
-    python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--skip-real]
+    python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--in-flight 1.5] [--skip-real]
 
 Needs root (cluster.sh installs and starts Slurm); stops the cluster it started. Writes
 benchmarks/results/cluster_scale.json (and cluster_scale_real.json: the real runs' raw rows).
@@ -75,7 +76,7 @@ def cluster(command: str, **env: str) -> None:
         raise SystemExit(f"cluster.sh {command} failed:\n{proc.stderr[-2000:]}")
 
 
-def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float) -> None:
+def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float, in_flight: int) -> None:
     """A copy of the workflow in ``work`` with the benchmark's config and the test cluster's profile."""
     for part in PARTS:
         src = ROOT / part
@@ -86,7 +87,7 @@ def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float) -> None:
     cfg = yaml.safe_load((ROOT / "config/presets/nasbench201.yaml").read_text())
     cfg["subspaces"] = {"kind": "edges_ms", "budgets": EDGES_MS}
     cfg["evaluator"] |= {"csv": str(CSV), "latency": LATENCY, "seconds_per_ms": seconds_per_ms}
-    cfg["search"] |= {"rounds": rounds, "batch": 8, "init_rounds": 1, "mode": mode, "in_flight": GPUS}
+    cfg["search"] |= {"rounds": rounds, "batch": 8, "init_rounds": 1, "mode": mode, "in_flight": in_flight}
     cfg["train"] |= {"gpu": 1, "mem_mb": 400, "runtime": 60, "retries": 0}
     cfg["report"] = {"proxy_validity": "", "strategy_benchmark": ""}
     (work / "bench.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # over the default config
@@ -114,13 +115,13 @@ def sacct_rows(work: Path, since: str) -> pd.DataFrame:
     return df
 
 
-def run_real(mode: str, rounds: int, seconds_per_ms: float, keep: Path) -> dict[str, Any]:
+def run_real(mode: str, rounds: int, seconds_per_ms: float, in_flight: int, keep: Path) -> dict[str, Any]:
     """One real run on the test cluster in ``keep/<mode>`` (kept: its files are the evidence); its
     figures and per-training rows."""
     work = keep / mode
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    prepare(work, mode, rounds, seconds_per_ms)
+    prepare(work, mode, rounds, seconds_per_ms, in_flight)
     since = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
     cmd = [sys.executable, "-m", "snakemake", "--profile", "slurm", "--configfile", "bench.yaml"]
     cmd += ["--config", f'search={{"mode": "{mode}"}}']  # the profile's default is async
@@ -168,10 +169,12 @@ def analyse(work: Path, mode: str) -> dict[str, Any]:
     )  # fmt: skip
     span = (trials["end"].max() - trials["start"].min()).total_seconds()
     busy = float((trials["end"] - trials["start"]).dt.total_seconds().sum())
+    search = yaml.safe_load((work / "bench.yaml").read_text())["search"]
     return {
         "part": "real",
         "mode": mode,
         "gpus": GPUS,
+        "in_flight": search["in_flight"] if mode == "async" else len(EDGES_MS) * search["batch"],
         "trainings": len(trials),
         "wall_s": span,
         "utilisation": busy / (GPUS * span),
@@ -331,6 +334,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="trainings per slot in the real part")
     ap.add_argument("--seconds-per-ms", type=float, default=6.0, help="training-time model: seconds per ms")
     ap.add_argument("--sim-rounds", type=int, default=25, help="trainings per slot in the simulation")
+    ap.add_argument(
+        "--in-flight",
+        type=float,
+        default=1.5,
+        help="async: trainings in flight per GPU (search.in_flight / GPUs)",
+    )
     ap.add_argument("--skip-real", action="store_true", help="reuse cluster_scale_real.json's runs")
     ap.add_argument(
         "--keep",
@@ -351,7 +360,7 @@ def main() -> None:
             trials = pd.DataFrame(rec.pop("trials"))
             for col in ("submit", "start", "end"):
                 trials[col] = pd.to_datetime(trials[col])
-            real[mode] = rec | {"_trials": trials}
+            real[mode] = {"in_flight": GPUS} | rec | {"_trials": trials}  # earlier runs: 48
     else:
         cluster("stop")  # a cluster started with other GPUs or CPUs keeps them until it stops
         cluster("install")
@@ -359,7 +368,8 @@ def main() -> None:
         try:
             for mode in ("async", "sync"):
                 log.info("real %s: %d bands x 8 slots x %d trainings", mode, len(EDGES_MS), args.rounds)
-                real[mode] = run_real(mode, args.rounds, args.seconds_per_ms, args.keep)
+                in_flight = round(args.in_flight * GPUS) if mode == "async" else GPUS
+                real[mode] = run_real(mode, args.rounds, args.seconds_per_ms, in_flight, args.keep)
                 log.info("real %s: %s", mode, {k: v for k, v in real[mode].items() if not k.startswith("_")})
         finally:
             cluster("stop")
@@ -373,7 +383,8 @@ def main() -> None:
     oh, spread = overheads(real, args.keep)
     records = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real.values()]
     for mode in ("async", "sync"):
-        sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh[mode])
+        flight = real[mode].get("in_flight", GPUS)  # the records before --in-flight ran 48
+        sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh[mode], gpus=GPUS, in_flight=flight)
         records.append({"part": "simulated", "replay_of_real": True} | sim)
     preset_oh, preset_spm = preset_scale(oh, spread["job_s_p10_async"])
     preset = {"async": preset_oh, "sync": preset_oh}
@@ -381,11 +392,13 @@ def main() -> None:
         for gpus, per_band in PER_BAND.items():
             work = band_work(spm, per_band, args.sim_rounds, seed=gpus)
             base = {"part": "simulated", "replay_of_real": False, "scale": scale, "cluster": gpus}
-            for mode in ("async", "sync"):
-                records.append(base | simulate(mode, work, o[mode]))
-            # not the workflow's rule: the slowest band first, each band's trials in one burst
-            lpt = simulate("async", work, o["async"], choose=longest_first)
-            records.append(base | {"policy": "longest_band_first"} | lpt)
+            records.append(base | simulate("sync", work, o["sync"], gpus=gpus))
+            for factor in sorted({1.0, args.in_flight}):
+                flight = round(factor * gpus)
+                records.append(base | simulate("async", work, o["async"], gpus=gpus, in_flight=flight))
+                # not the workflow's rule: the slowest band first, each band's trials in one burst
+                lpt = simulate("async", work, o["async"], choose=longest_first, gpus=gpus, in_flight=flight)
+                records.append(base | {"policy": "longest_band_first"} | lpt)
     check = {}
     for mode in ("async", "sync"):
         r = next(x for x in records if x["part"] == "real" and x["mode"] == mode)
@@ -394,14 +407,18 @@ def main() -> None:
         )
         check[mode] = {"real": r["utilisation"], "simulated": s["utilisation"],
                        "difference": s["utilisation"] - r["utilisation"]}  # fmt: skip
-    ratios = {}
-    for name, keep_r in [("real_48", lambda r: r["part"] == "real")] + [
+    ratios = {}  # sync's wall over async's, per async in_flight
+    groups = [("real_48", lambda r: r["part"] == "real")] + [
         (f"simulated_{sc}_{g}", lambda r, sc=sc, g=g: r.get("scale") == sc and r.get("cluster") == g)
         for sc in ("bench", "preset")
         for g in PER_BAND
-    ]:
-        w = {r["mode"]: r["wall_s"] for r in records if keep_r(r) and "policy" not in r}
-        ratios[name] = w["sync"] / w["async"]
+    ]
+    for name, member in groups:
+        group = [r for r in records if member(r) and "policy" not in r]
+        sync_wall = next(r["wall_s"] for r in group if r["mode"] == "sync")
+        for r in group:
+            if r["mode"] == "async":
+                ratios[f"{name}_in_flight_{r.get('in_flight', GPUS)}"] = sync_wall / r["wall_s"]
     doc = {
         "what": __doc__.splitlines()[0],
         "machine": f"{os.cpu_count()} cores, no GPU; Slurm node of {GPUS} virtual GPUs, {CPUS} virtual CPUs",
@@ -411,6 +428,7 @@ def main() -> None:
             "per_band": 8,
             "rounds_real": args.rounds,
             "rounds_simulated": args.sim_rounds,
+            "in_flight_per_gpu": args.in_flight,
             "seconds_per_ms": args.seconds_per_ms,
         },
         "utilisation": "busy GPU-seconds (each training job's elapsed time x 1 GPU) / (GPUs x wall); "
@@ -423,9 +441,9 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
     for r in records:
-        log.info("%-9s %-6s %-5s %3d GPUs %5d trainings: wall %8.0f s, utilisation %.3f %s",
-                 r["part"], r.get("scale", ""), r["mode"], r["gpus"], r["trainings"], r["wall_s"],
-                 r["utilisation"], r.get("policy", ""))  # fmt: skip
+        log.info("%-9s %-6s %-5s %3d GPUs %4s in flight %5d trainings: wall %8.0f s, utilisation %.3f %s",
+                 r["part"], r.get("scale", ""), r["mode"], r["gpus"], r.get("in_flight", ""), r["trainings"],
+                 r["wall_s"], r["utilisation"], r.get("policy", ""))  # fmt: skip
 
 
 if __name__ == "__main__":

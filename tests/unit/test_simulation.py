@@ -60,3 +60,26 @@ def test_bad_input_is_one_clear_error(mode, work, match):
 def test_negative_overhead_is_refused():
     with pytest.raises(ValueError, match="Overheads.queue_s: -1"):
         Overheads(detect_s=0, propose_s=0, round_s=0, queue_s=-1, job_s=0)
+
+
+def test_more_chains_than_gpus_queue_proposed_trainings_for_the_next_free_gpu():
+    # 1 band, 2 GPUs, 4 trainings of 10 s; a proposal takes 1 s, a chain's end is seen 4 s later
+    work = np.full((1, 2, 2), 10.0)
+    oh = Overheads(detect_s=4, propose_s=1, round_s=0, queue_s=0, job_s=0)
+    one = simulate("async", work, oh)  # 2 chains on 2 GPUs: a GPU idles during every proposal
+    # chain 0: proposed at 1, trains 1-11, seen 15, proposed 16, trains 16-26; chain 1: 2-12, 17-27
+    assert one["in_flight"] == 2 and one["wall_s"] == 27 - 1
+    two = simulate("async", work, oh, gpus=2, in_flight=4)  # 4 chains of 1 trial, 2 queued
+    # proposals at 1, 2, 3, 4; GPUs: 1-11 and 2-12; the queued ones start 11-21 and 12-22
+    assert two["gpus"] == 2 and two["in_flight"] == 4 and two["wall_s"] == 22 - 1
+    assert two["utilisation"] == pytest.approx(40 / (2 * 21))
+    assert two["utilisation"] > one["utilisation"] == pytest.approx(40 / (2 * 26))
+    # fewer GPUs than a sync round: the round's trainings queue for them
+    sync = simulate("sync", work, NONE, gpus=1)
+    assert sync["wall_s"] == 40 and sync["utilisation"] == 1.0
+
+
+@pytest.mark.parametrize(("key", "value"), [("gpus", 0), ("in_flight", 1.5)])
+def test_gpus_and_in_flight_are_whole_numbers(key, value):
+    with pytest.raises(ValueError, match=f"{key}: {value}"):
+        simulate("async", np.ones((1, 1, 1)), NONE, **{key: value})
