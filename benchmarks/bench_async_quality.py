@@ -39,7 +39,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from gpunas.search.asynchronous import band_costs, choose_band, propose_one, trial_id, trials_per_chain
+from gpunas.search.asynchronous import (
+    TRIAL_COLUMNS,
+    band_costs,
+    choose_band,
+    propose_one,
+    trial_id,
+    trials_per_chain,
+)
 from gpunas.search.baseline import random_search_best_quantile
 from gpunas.search.propose import SearchConfig, encode_key
 
@@ -48,7 +55,7 @@ log = logging.getLogger("bench_async_quality")
 BATCH = 8
 # trainings in flight in all (the workflow's search.in_flight), shared by the 3 bands: 8 and 32 a band
 MODES = {"sync": 0, "async-8": 24, "async-32": 96}
-COLUMNS = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy"]
+COLUMNS = TRIAL_COLUMNS
 
 
 def run_async(job: dict) -> dict:
@@ -74,12 +81,12 @@ def run_async(job: dict) -> dict:
         if b is None:
             return
         started[b] += 1
-        row, _, _, _, _ = propose_one(space, vectors, bands[b], trials, k, t, BATCH, cfg, job["seed"])
+        row, _, info, _, _ = propose_one(space, vectors, bands[b], trials, k, t, BATCH, cfg, job["seed"])
         if row is None:
             return
         rec = {"id": trial_id(k, t), "subspace": bands[b]["id"], "chain": k, "trial": t,
                "sequence": len(trials), "encoding": encode_key(vectors[row]), "status": "pending",
-               "accuracy": np.nan}  # fmt: skip
+               "accuracy": np.nan, "fit": info.get("surrogate")}  # fmt: skip
         trials = (
             pd.concat([trials, pd.DataFrame([rec])], ignore_index=True)
             if len(trials)

@@ -14,6 +14,7 @@ from gpunas.search.asynchronous import (
     liar_history,
     propose_next,
     read_trials,
+    reusable_fit,
     trial_id,
     trials_per_chain,
 )
@@ -185,3 +186,42 @@ def test_a_repeated_candidate_or_an_unreadable_proposal_is_refused(tmp_path):
     (tmp_path / "k001/t000/proposal.json").write_text("{")
     with pytest.raises(ValueError, match="k001/t000/proposal.json: unreadable"):
         read_trials(tmp_path)
+
+
+def test_async_proposals_refit_the_gp_once_per_batch_of_finished_trials(tmp_path):
+    pool = _pool()
+    cfg = SearchConfig.from_dict({"strategy": "bo", "batch": BATCH, "init_rounds": 1, "restarts": 0})
+    for k in range(2):  # two chains, trials finishing in turn
+        _propose(tmp_path, pool, k, 0, cfg, budget=16)
+    fits = []
+    for t in range(1, 7):
+        for k in range(2):
+            _finish(tmp_path, k, t - 1)
+            doc = _propose(tmp_path, pool, k, t, cfg, budget=16)
+            fits.append((len(doc["seen"]), doc["model"].get("surrogate")))
+    gp = [(seen, f) for seen, f in fits if f is not None]
+    assert gp, "no GP proposal"
+    refits = [seen for seen, f in gp if f["refit"]]
+    # a fit, then its hyperparameters reused until BATCH more trials have finished
+    assert refits[0] == gp[0][0] and all(b - a >= BATCH for a, b in zip(refits, refits[1:]))
+    assert len(refits) < len(gp)  # some proposals reused a fit
+    for seen, f in gp:
+        assert 0 <= seen - f["fitted_at"] < BATCH  # never older than a batch of trials
+        if not f["refit"]:
+            fitter = next(x for s, x in gp if x["refit"] and s == f["fitted_at"])
+            assert f["theta"] == fitter["theta"]  # the fit it names, exactly
+
+
+def test_reusable_fit_reads_the_latest_fit_and_its_age():
+    fit = {"theta": [0.1, 0.2], "fitted_at": 3, "refit": True}
+    trials = pd.DataFrame(
+        {
+            "sequence": [0, 1, 2, 3, 4],
+            "status": ["complete", "complete", "failed", "complete", "pending"],
+            "fit": [None, {"theta": [9.0], "fitted_at": 0}, fit, None, None],
+        }
+    )
+    assert reusable_fit(trials, batch=2) is fit  # 4 finished, fitted at 3
+    assert reusable_fit(trials, batch=1) is None  # a batch of 1: refit every time
+    assert reusable_fit(trials.assign(fit=None), batch=8) is None
+    assert reusable_fit(trials.drop(columns="fit"), batch=8) is None

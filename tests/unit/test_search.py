@@ -340,3 +340,26 @@ def test_fast_posterior_equals_scikit_optimizes():
     np.testing.assert_allclose(fast_mean, mean, rtol=1e-10, atol=1e-12)
     # the variance is a difference of two numbers near the prior's: both formulas round there
     np.testing.assert_allclose(fast_std**2, std**2, rtol=0, atol=1e-9 * prior.max() ** 2)
+
+
+def test_an_earlier_fits_hyperparameters_condition_a_gp_without_refitting():
+    from gpunas.search.surrogate import Surrogate
+
+    rng = np.random.default_rng(1)
+    x = rng.random((120, 6))
+    y = np.sin(3 * x[:, 0]) + x[:, 1] + 0.01 * rng.normal(size=120)
+    fitted = Surrogate.fitted(x[:100], y[:100], seed=0, restarts=0, ard_points_per_dim=2)
+    record = fitted.fit.as_dict()
+    assert record["refit"] and len(record["theta"]) == 6 + 2  # 6 length scales, amplitude, noise
+    reused = Surrogate.with_hyperparameters(x, y, record)  # 20 more trials, the same kernel
+    assert not reused.fit.refit and reused.fit.as_dict()["theta"] == record["theta"]
+    np.testing.assert_allclose(reused.gp.kernel_.theta, fitted.gp.kernel_.theta)
+    # the same as conditioning the fitted GP on the 120 trials with their own normalisation
+    ref = Surrogate(fitted.gp, float(y.mean()), float(y.std()), fitted.fit).condition(x, y)
+    q = rng.random((50, 6))
+    for a, b in zip(reused.predict(q), ref.predict(q), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    # an earlier kernel that does not fit these features is not used
+    assert Surrogate.with_hyperparameters(x[:, :5], y, record) is None
+    assert Surrogate.with_hyperparameters(x, y, record | {"theta": record["theta"][:3]}) is None
+    assert Surrogate.with_hyperparameters(x, y, record | {"theta": []}) is None

@@ -50,7 +50,8 @@ def trials_per_chain(total: int, in_flight: int) -> list[int]:
 def read_trials(root: str | Path, skipped: bool = False) -> pd.DataFrame:
     """Every asynchronous trial under ``root``: one row per proposal (``id``, ``subspace``,
     ``chain``, ``trial``, ``sequence``: the order proposals were made, ``encoding``, ``status``:
-    ``pending`` until its metrics exist, then theirs, ``accuracy``); skipped proposals (no
+    ``pending`` until its metrics exist, then theirs, ``accuracy``, ``fit``: its GP's record or
+    None, :func:`reusable_fit`); skipped proposals (no
     candidate) only with ``skipped`` (status ``skipped``, encoding ``""``). Unreadable files raise
     ``ValueError`` naming the file."""
     rows = []
@@ -83,7 +84,7 @@ def read_trials(root: str | Path, skipped: bool = False) -> pd.DataFrame:
     )
 
 
-TRIAL_COLUMNS = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy"]
+TRIAL_COLUMNS = ["id", "subspace", "chain", "trial", "sequence", "encoding", "status", "accuracy", "fit"]
 
 
 def _row(doc: dict[str, Any], encoding: str, status: str, accuracy: float | None) -> dict[str, Any]:
@@ -96,6 +97,7 @@ def _row(doc: dict[str, Any], encoding: str, status: str, accuracy: float | None
         "encoding": encoding,
         "status": status,
         "accuracy": float(accuracy) if accuracy is not None else np.nan,
+        "fit": (doc.get("model") or {}).get("surrogate"),
     }
 
 
@@ -146,6 +148,30 @@ def liar_history(trials: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     hist.loc[pending, "status"] = "complete" if liar is not None else "failed"
     hist.loc[pending, "accuracy"] = liar if liar is not None else np.nan
     return hist.reset_index(drop=True), liar
+
+
+def reusable_fit(trials: pd.DataFrame, batch: int) -> dict[str, Any] | None:
+    """The GP hyperparameters the next proposal reuses, or None to fit them anew.
+
+    A synchronous round fits the GP's hyperparameters once per ``batch`` proposals; an
+    asynchronous proposal is made per trial, so it fits them once per ``batch`` trials finished
+    and in between conditions the latest fit's hyperparameters on the trials finished now (a
+    Cholesky factorisation instead of an optimisation; the posterior still sees every trial).
+    ``trials``: :func:`read_trials`'s table (its ``fit`` column, the proposals' GP records, with
+    ``fitted_at``: the finished trials when they were fitted). Returns the latest record with
+    hyperparameters when fewer than ``batch`` trials have finished since its fit."""
+    if "fit" not in trials or not len(trials):
+        return None
+    fits = [
+        f
+        for f in trials.sort_values("sequence", kind="stable")["fit"]
+        if isinstance(f, dict) and f.get("theta")
+    ]
+    if not fits:
+        return None
+    finished = int(trials["status"].isin(["complete", "failed"]).sum())
+    latest = fits[-1]
+    return latest if finished - int(latest.get("fitted_at", -(10**9))) < max(batch, 1) else None
 
 
 def virtual_round(trials: pd.DataFrame, subspace: str, batch: int) -> int:
@@ -231,6 +257,7 @@ def propose_one(
 
     hist, liar = liar_history(trials)
     round_ = virtual_round(trials, sub["id"], batch)
+    reuse = reusable_fit(trials, batch)
     # one proposal, with random streams of its own (chain, trial) within the run's seed
     rows, proposer, info = propose_for_band(
         space,
@@ -242,7 +269,15 @@ def propose_one(
         batch=1,
         cfg=cfg,
         seed=seed + 7919 * trial + chain,
+        hyperparameters=reuse,
     )
+    if isinstance(info.get("surrogate"), dict):  # where its hyperparameters come from
+        fit = info["surrogate"]
+        if fit.get("refit", True):
+            finished = int(trials["status"].isin(["complete", "failed"]).sum()) if len(trials) else 0
+            fit |= {"fitted_at": finished, "fitted_by": trial_id(chain, trial)}
+        elif reuse is not None:
+            fit |= {"fitted_at": reuse.get("fitted_at"), "fitted_by": reuse.get("fitted_by")}
     return (int(rows[0]) if len(rows) else None), proposer, info, liar, round_
 
 

@@ -183,7 +183,19 @@ class Featurizer:
         return np.hstack(cols) if cols else np.empty((len(vectors), 0))
 
 
-def _fit(done_x: np.ndarray, done_y: np.ndarray, cfg: SearchConfig, gp_seed: int) -> Surrogate:
+def _fit(
+    done_x: np.ndarray,
+    done_y: np.ndarray,
+    cfg: SearchConfig,
+    gp_seed: int,
+    hyperparameters: dict[str, Any] | None = None,
+) -> Surrogate:
+    """The GP on the finished trials: ``hyperparameters`` (an earlier fit's record) conditioned on
+    them when given and valid for them, else fitted anew."""
+    if hyperparameters is not None:
+        model = Surrogate.with_hyperparameters(done_x, done_y, hyperparameters)
+        if model is not None:
+            return model
     return Surrogate.fitted(
         done_x,
         done_y,
@@ -213,16 +225,18 @@ def propose_bo(
     done_y: np.ndarray,
     cfg: SearchConfig,
     gp_seed: int,
+    hyperparameters: dict[str, Any] | None = None,
     **_: Any,
 ) -> tuple[list[int], dict[str, Any]]:
-    """GP + acquisition over (a random subset of) ``available``, batch by constant liar."""
+    """GP + acquisition over (a random subset of) ``available``, batch by constant liar;
+    ``hyperparameters``: an earlier fit's to reuse (:func:`_fit`)."""
     if len(done_y) < cfg.min_points:
         log.info("only %d successful trials (< %d): random proposals this round", len(done_y), cfg.min_points)
         return propose_random(available, n, rng=rng)[0], {"fallback": "random (too few trials)"}
     scored = available if len(available) <= cfg.pool else rng.choice(available, size=cfg.pool, replace=False)
     scored = np.sort(scored)
     candidates = pool_x[scored]
-    model = _fit(done_x, done_y, cfg, gp_seed)
+    model = _fit(done_x, done_y, cfg, gp_seed, hyperparameters)
     best = float(done_y.min())  # the lie: the best observed loss
     x_train, y_train = done_x, done_y
     picks: list[int] = []
@@ -252,6 +266,7 @@ def propose_trust_region(
     cfg: SearchConfig,
     gp_seed: int,
     done_own: np.ndarray | None = None,
+    hyperparameters: dict[str, Any] | None = None,
 ) -> tuple[list[int], dict[str, Any]]:
     """BO restricted to a region around the best trials (the idea of TuRBO, Eriksson et al., 2019,
     without its adaptation: TuRBO's region grows after successes, shrinks after failures and
@@ -262,10 +277,9 @@ def propose_trust_region(
     them), at least ``4 n`` candidates; the GP is fitted to all trials. Stateless: the region
     follows from the history alone.
     """
+    fit = {"cfg": cfg, "gp_seed": gp_seed, "hyperparameters": hyperparameters}
     if len(done_y) < cfg.min_points:
-        return propose_bo(
-            available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg, gp_seed=gp_seed
-        )
+        return propose_bo(available, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, **fit)
     # the best trials overall (what is good transfers across bands) and the band's own best
     own = done_own if done_own is not None else np.zeros(len(done_y), dtype=bool)
     top = np.argsort(done_y, kind="stable")[: cfg.trust_centers]
@@ -274,9 +288,7 @@ def propose_trust_region(
     dist = np.abs(pool_x[available][:, None, :] - centers[None, :, :]).sum(axis=2).min(axis=1)
     keep = min(len(available), max(4 * n, int(np.ceil(cfg.trust_fraction * len(available)))))
     region = np.sort(available[np.argsort(dist, kind="stable")[:keep]])
-    picks, info = propose_bo(
-        region, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, cfg=cfg, gp_seed=gp_seed
-    )
+    picks, info = propose_bo(region, n, rng=rng, pool_x=pool_x, done_x=done_x, done_y=done_y, **fit)
     return picks, info | {"trust_region": keep}
 
 
@@ -293,6 +305,7 @@ def propose(
     cfg: SearchConfig,
     seed: int,
     history_own: np.ndarray | None = None,
+    hyperparameters: dict[str, Any] | None = None,
 ) -> tuple[list[int], str, dict[str, Any]]:
     """Row indices into ``pool_vectors`` (shape (m, dim), Sobol order) for the next ``n`` trials,
     the name of what proposed them (``sobol`` in the initial rounds; ``random`` when the strategy
@@ -301,7 +314,10 @@ def propose(
 
     ``history_*`` describe every trial the model may learn from (key = comma-joined encoding,
     score = accuracy in percent, ok = the trial succeeded, own = the trial is from this band;
-    all by default); none of them is proposed again.
+    all by default); none of them is proposed again. ``hyperparameters``: an earlier GP fit's
+    record (``info["surrogate"]``) to condition on the trials instead of fitting anew (the
+    asynchronous search, :func:`gpunas.search.asynchronous.reusable_fit`); ignored when it does
+    not fit them.
     """
     rng, gp_seed = round_streams(seed, band, round_)
     available = np.flatnonzero(~rows_in(pool_vectors, history_keys))
@@ -326,6 +342,7 @@ def propose(
         cfg=cfg,
         gp_seed=gp_seed,
         done_own=own[ok],
+        hyperparameters=hyperparameters,
     )
     # the label is what proposed: a strategy that fell back to random search says so
     proposer = "random" if "fallback" in info else cfg.strategy
@@ -343,6 +360,7 @@ def propose_for_band(
     batch: int,
     cfg: SearchConfig,
     seed: int,
+    hyperparameters: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, str, dict[str, Any]]:
     """One round of one band: rows of ``vectors`` (from the band's ``members``) to train next.
 
@@ -363,5 +381,6 @@ def propose_for_band(
         cfg=cfg,
         seed=seed,
         history_own=(used["subspace"] == band).to_numpy(),
+        hyperparameters=hyperparameters,
     )
     return np.asarray(members)[picks].astype(np.int64), proposer, info

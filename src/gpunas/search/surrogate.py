@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,10 @@ class SurrogateFit:
     amplitude: float
     noise: float
     at_bounds: bool
+    # the kernel's log-hyperparameters (scikit-learn's ``kernel_.theta``); ``refit``: fitted here,
+    # not taken from an earlier fit (:meth:`Surrogate.with_hyperparameters`)
+    theta: tuple[float, ...] = ()
+    refit: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         ls = np.asarray(self.length_scales)
@@ -55,6 +59,8 @@ class SurrogateFit:
             "amplitude": self.amplitude,
             "noise": self.noise,
             "at_bounds": self.at_bounds,
+            "theta": list(self.theta),
+            "refit": self.refit,
         }
 
 
@@ -115,12 +121,9 @@ class Surrogate:
     ) -> Surrogate:
         from sklearn.exceptions import ConvergenceWarning
         from skopt.learning import GaussianProcessRegressor
-        from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
         ard = len(y) >= ard_points_per_dim * x.shape[1]
-        kernel = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * Matern(
-            length_scale=np.ones(x.shape[1]) if ard else 1.0, length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=2.5
-        ) + WhiteKernel(0.01, NOISE_BOUNDS)
+        kernel = _kernel(x.shape[1], ard)
         gp = GaussianProcessRegressor(
             kernel=kernel, normalize_y=False, noise=None, n_restarts_optimizer=restarts, random_state=seed
         )
@@ -144,7 +147,50 @@ class Surrogate:
         )
         if at_bounds:  # expected with few points: a hyperparameter sits at its bound
             log.debug("GP fit on %d points: a hyperparameter is at its bound (%s)", len(y), fit.as_dict())
-        return cls(gp, mean, scale, fit)
+        return cls(gp, mean, scale, replace(fit, theta=tuple(gp.kernel_.theta.tolist())))
+
+    @classmethod
+    def with_hyperparameters(cls, x: np.ndarray, y: np.ndarray, fit: dict[str, Any]) -> Surrogate | None:
+        """The model of an earlier fit (``fit``: a :meth:`SurrogateFit.as_dict`, its ``theta`` and
+        ``kernel``) conditioned on ``x`` (n, d) and ``y`` (n,), no hyperparameter optimised: a
+        Cholesky factorisation instead of a fit. Targets are normalised by ``y``'s own mean and
+        standard deviation, as a fit would. None when the earlier kernel does not fit ``x`` (another
+        width, or a ``theta`` of the wrong length)."""
+        from skopt.learning import GaussianProcessRegressor
+
+        x, y = _check(x, y)
+        theta = np.asarray(fit.get("theta") or [], dtype=float)
+        kernel = _kernel(x.shape[1], fit.get("kernel") == "ard")
+        if (
+            fit.get("features") != x.shape[1]
+            or theta.shape != kernel.theta.shape
+            or not np.isfinite(theta).all()
+        ):
+            return None
+        mean, scale = float(y.mean()), float(y.std())
+        scale = scale if scale > 0 else 1.0
+        gp = GaussianProcessRegressor(
+            kernel=kernel.clone_with_theta(theta), optimizer=None, normalize_y=False, noise=None
+        )
+        gp.fit(x, (y - mean) / scale)
+        params = gp.kernel_.get_params()
+        return cls(
+            gp,
+            mean,
+            scale,
+            SurrogateFit(
+                points=len(y),
+                features=x.shape[1],
+                ard=fit.get("kernel") == "ard",
+                fitted_on=int(fit.get("fitted_on", 0)),
+                length_scales=tuple(np.atleast_1d(params["k1__k2__length_scale"]).tolist()),
+                amplitude=float(params["k1__k1__constant_value"]),
+                noise=float(params["k2__noise_level"]),
+                at_bounds=bool(fit.get("at_bounds", False)),
+                theta=tuple(theta.tolist()),
+                refit=False,
+            ),
+        )
 
     def condition(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
         """The same kernel (hyperparameters kept, targets in the real observations' units) on new data."""
@@ -195,6 +241,16 @@ class _Posterior:
         var = gp.kernel_.diag(x) - np.sum((k_trans @ gp.K_inv_) * k_trans, axis=1)
         var = np.clip(var, 0.0, None) * gp.y_train_std_**2  # negative only by rounding
         return mean, np.sqrt(var)
+
+
+def _kernel(features: int, ard: bool) -> Any:
+    """``C * Matern(nu=2.5) + White`` over ``features`` columns, one length scale per column with
+    ``ard`` (the module docstring)."""
+    from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    return ConstantKernel(1.0, AMPLITUDE_BOUNDS) * Matern(
+        length_scale=np.ones(features) if ard else 1.0, length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=2.5
+    ) + WhiteKernel(0.01, NOISE_BOUNDS)
 
 
 def _check(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
