@@ -27,6 +27,7 @@ Two parts, one run:
   and, for comparison, a longest-band-first rule that is not the workflow's.
 
     python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--in-flight 1.5] [--skip-real]
+        [--modes async sync] [--analyse] [--keep /tmp/bench_cluster]
 
 Needs root (cluster.sh installs and starts Slurm); stops the cluster it started. Writes
 benchmarks/results/cluster_scale.json (and cluster_scale_real.json: the real runs' raw rows).
@@ -334,6 +335,17 @@ def longest_first(budgets: np.ndarray, started: np.ndarray, costs: np.ndarray) -
     return int(np.argmax(np.where(ok, costs, -np.inf))) if ok.any() else None
 
 
+def load_recorded(raw: Path) -> dict[str, dict]:
+    """The real runs as recorded in ``raw`` (cluster_scale_real.json), their trials as a table."""
+    real = {}
+    for mode, rec in json.loads(raw.read_text()).items():
+        trials = pd.DataFrame(rec.pop("trials"))
+        for col in ("submit", "start", "end"):
+            trials[col] = pd.to_datetime(trials[col])
+        real[mode] = {"in_flight": GPUS} | rec | {"_trials": trials}  # earlier runs: 48
+    return real
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="trainings per slot in the real part")
@@ -353,6 +365,13 @@ def main() -> None:
         help="folder of the real runs' workflow copies (kept)",
     )
     ap.add_argument("--analyse", action="store_true", help="analyse the runs in --keep again (no run)")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        choices=["async", "sync"],
+        default=["async", "sync"],
+        help="real part: the modes to run; the others' as recorded in cluster_scale_real.json",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cluster_scale.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -361,17 +380,16 @@ def main() -> None:
     if args.analyse:
         real = {mode: analyse(args.keep / mode, mode) for mode in ("async", "sync")}
     elif args.skip_real:
-        for mode, rec in json.loads(raw.read_text()).items():
-            trials = pd.DataFrame(rec.pop("trials"))
-            for col in ("submit", "start", "end"):
-                trials[col] = pd.to_datetime(trials[col])
-            real[mode] = {"in_flight": GPUS} | rec | {"_trials": trials}  # earlier runs: 48
+        real = load_recorded(raw)
     else:
         cluster("stop")  # a cluster started with other GPUs or CPUs keeps them until it stops
         cluster("install")
         cluster("start", GPUNAS_SLURM_GPUS=str(GPUS), GPUNAS_SLURM_CPUS=str(CPUS))
         try:
             for mode in ("async", "sync"):
+                if mode not in args.modes:  # as recorded
+                    real[mode] = load_recorded(raw)[mode]
+                    continue
                 log.info("real %s: %d bands x 8 slots x %d trainings", mode, len(EDGES_MS), args.rounds)
                 in_flight = round(args.in_flight * GPUS) if mode == "async" else GPUS
                 real[mode] = run_real(mode, args.rounds, args.seconds_per_ms, in_flight, args.keep)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import re
 import shutil
@@ -50,6 +51,7 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dag.json"))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    load = os.getloadavg()  # other work on the machine slows the dry runs: recorded with them
     with tempfile.TemporaryDirectory() as tmp:
         for part in PARTS:
             (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, Path(tmp) / part)
@@ -66,7 +68,8 @@ def main() -> None:
         "jobs": counts,
         "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
-        "cores": __import__("os").cpu_count(),
+        "cores": os.cpu_count(),
+        "load_average_1_5_15_min_before": [round(x, 2) for x in load],
         "async": {
             "command": f"snakemake -n --configfile {args.preset} async.yaml (search: mode async, in_flight {args.in_flight})",
             "in_flight": args.in_flight,
