@@ -7,8 +7,8 @@ default (``trust_region``, shared surrogate; GP restarts 0, as the recorded tabl
 - ``sync``: rounds of 8 proposals per band (``search.batch: 8``), exactly as ``bench_tabular.run``;
 - ``async-8`` and ``async-32``: 24 or 96 trainings in flight shared by the 3 bands (8 or 32 a
   band), through the workflow's own asynchronous proposal code
-  (:func:`gpunas.search.asynchronous.choose_band` for the band, then
-  :func:`~gpunas.search.asynchronous.propose_one`: every trial finished at that moment, in-flight
+  (:func:`gpunas.search.asynchronous.choose_band` for the band, every band's initial design
+  first, then :func:`~gpunas.search.asynchronous.propose_one`: every trial finished at that moment, in-flight
   ones as the constant liar), completions simulated: each training takes a time proportional to
   its row's latency (the cost model of a training) times a seeded log-normal factor (sigma 0.3),
   and a chain's next trial is proposed when its previous one ends.
@@ -77,7 +77,7 @@ def run_async(job: dict) -> dict:
 
     def start(clock: float, k: int, t: int) -> None:
         nonlocal trials
-        b = choose_band(budgets, started, costs)
+        b = choose_band(budgets, started, costs, init=cfg.init_rounds * BATCH)
         if b is None:
             return
         started[b] += 1
@@ -175,7 +175,11 @@ def main() -> None:
             "quantiles": [0.1, 0.25, 0.5], "strategy": "trust_region", "n": args.n,
             "search": {"init_rounds": 1, "restarts": 0}}  # fmt: skip
     jobs = [
-        base | {"mode": m, "in_flight": f, "seed": s} for m, f in MODES.items() for s in range(args.seeds)
+        # async: the band rule with every band's initial design first (the runs before it are kept
+        # in the cache under their own key)
+        base | {"mode": m, "in_flight": f, "seed": s} | ({"band_rule": "initial_design_first"} if f else {})
+        for m, f in MODES.items()
+        for s in range(args.seeds)
     ]
     cache = args.out.with_name("async_quality_runs.jsonl")
     key = lambda j: json.dumps({k: v for k, v in j.items() if k != "csv"}, sort_keys=True)  # noqa: E731

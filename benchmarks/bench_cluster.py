@@ -26,7 +26,7 @@ Two parts, one run:
   :func:`preset_scale`), async with one chain per GPU and with ``--in-flight`` times as many;
   and, for comparison, a longest-band-first rule that is not the workflow's.
 
-    python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--in-flight 1.5] [--skip-real]
+    python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--in-flight 2] [--skip-real]
         [--modes async sync] [--analyse] [--keep /tmp/bench_cluster]
 
 Needs root (cluster.sh installs and starts Slurm); stops the cluster it started. Writes
@@ -176,6 +176,8 @@ def analyse(work: Path, mode: str) -> dict[str, Any]:
         "mode": mode,
         "gpus": GPUS,
         "in_flight": search["in_flight"] if mode == "async" else len(EDGES_MS) * search["batch"],
+        # async: each band's initial design goes first (choose_band's init)
+        "band_init": search["init_rounds"] * search["batch"] if mode == "async" else 0,
         "trainings": len(trials),
         "wall_s": span,
         "utilisation": busy / (GPUS * span),
@@ -342,7 +344,8 @@ def load_recorded(raw: Path) -> dict[str, dict]:
         trials = pd.DataFrame(rec.pop("trials"))
         for col in ("submit", "start", "end"):
             trials[col] = pd.to_datetime(trials[col])
-        real[mode] = {"in_flight": GPUS} | rec | {"_trials": trials}  # earlier runs: 48
+        # runs recorded before --in-flight and the initial-design rule: 48 in flight, no rule
+        real[mode] = {"in_flight": GPUS, "band_init": 0} | rec | {"_trials": trials}
     return real
 
 
@@ -354,7 +357,7 @@ def main() -> None:
     ap.add_argument(
         "--in-flight",
         type=float,
-        default=1.5,
+        default=2.0,
         help="async: trainings in flight per GPU (search.in_flight / GPUs)",
     )
     ap.add_argument("--skip-real", action="store_true", help="reuse cluster_scale_real.json's runs")
@@ -406,19 +409,25 @@ def main() -> None:
     oh, spread = overheads(real, args.keep)
     records = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real.values()]
     for mode in ("async", "sync"):
-        flight = real[mode].get("in_flight", GPUS)  # the records before --in-flight ran 48
-        sim = simulate(mode, replay(real[mode]["_trials"], mode, 8), oh[mode], gpus=GPUS, in_flight=flight)
+        flight, init = real[mode]["in_flight"], real[mode]["band_init"]
+        work = replay(real[mode]["_trials"], mode, 8)
+        sim = simulate(mode, work, oh[mode], gpus=GPUS, in_flight=flight, init=init)
         records.append({"part": "simulated", "replay_of_real": True} | sim)
     preset_oh, preset_spm = preset_scale(oh, spread["job_s_p10_async"])
     preset = {"async": preset_oh, "sync": preset_oh}
-    for scale, spm, o in (("bench", args.seconds_per_ms, oh), ("preset", preset_spm, preset)):
+    # each band's initial design: the bench's config (init_rounds 1 x batch 8), the preset's (2 x 8)
+    for scale, spm, o, init in (
+        ("bench", args.seconds_per_ms, oh, 8),
+        ("preset", preset_spm, preset, 16),
+    ):
         for gpus, per_band in PER_BAND.items():
             work = band_work(spm, per_band, args.sim_rounds, seed=gpus)
             base = {"part": "simulated", "replay_of_real": False, "scale": scale, "cluster": gpus}
             records.append(base | simulate("sync", work, o["sync"], gpus=gpus))
             for factor in sorted({1.0, args.in_flight}):
                 flight = round(factor * gpus)
-                records.append(base | simulate("async", work, o["async"], gpus=gpus, in_flight=flight))
+                sim = simulate("async", work, o["async"], gpus=gpus, in_flight=flight, init=init)
+                records.append(base | sim)
                 # not the workflow's rule: the slowest band first, each band's trials in one burst
                 lpt = simulate("async", work, o["async"], choose=longest_first, gpus=gpus, in_flight=flight)
                 records.append(base | {"policy": "longest_band_first"} | lpt)

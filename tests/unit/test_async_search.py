@@ -1,6 +1,7 @@
 """Asynchronous search (gpunas.search.asynchronous): proposals as training slots free, without
 the workflow (the rules' test is tests/workflow/test_async_rules.py)."""
 
+import itertools
 import json
 import multiprocessing
 
@@ -98,6 +99,14 @@ def test_the_next_trial_goes_to_the_band_with_the_most_work_left():
     assert started.tolist() == [4, 4, 0]
     assert order == [1, 1, 1, 0, 0, 1, 0, 0]  # work left 12/4, 9/4, 6/4, 3/4, 3/3 (tie: first)...
     assert choose_band(np.array([2]), np.array([2]), np.array([5.0])) is None
+    # every band's initial design (here 2 trials) first, the slow band's first; then work left
+    started, order = np.zeros(3, dtype=int), []
+    while (b := choose_band(budgets, started, costs, init=2)) is not None:
+        order.append(b)
+        started[b] += 1
+    assert order == [1, 1, 0, 0, 1, 1, 0, 0]  # then work left 6/4, 3/4, 3/3 (tie: first)...
+    # an initial design larger than the budget: the budget
+    assert choose_band(np.array([1, 3]), np.array([1, 0]), np.array([9.0, 1.0]), init=2) == 1
 
 
 @pytest.mark.parametrize("strategy", ["bo", "trust_region"])
@@ -203,7 +212,7 @@ def test_async_proposals_refit_the_gp_once_per_batch_of_finished_trials(tmp_path
     assert gp, "no GP proposal"
     refits = [seen for seen, f in gp if f["refit"]]
     # a fit, then its hyperparameters reused until BATCH more trials have finished
-    assert refits[0] == gp[0][0] and all(b - a >= BATCH for a, b in zip(refits, refits[1:]))
+    assert refits[0] == gp[0][0] and all(b - a >= BATCH for a, b in itertools.pairwise(refits))
     assert len(refits) < len(gp)  # some proposals reused a fit
     for seen, f in gp:
         assert 0 <= seen - f["fitted_at"] < BATCH  # never older than a batch of trials

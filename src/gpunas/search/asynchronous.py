@@ -2,9 +2,9 @@
 
 The run has ``search.in_flight`` chains of trials in all, shared by the bands; trial ``t`` of chain
 ``k`` is proposed when the chain's trial ``t - 1`` has finished. The proposal first picks the band
-(:func:`choose_band`: the one with the most training work left, so slow bands start early and
-every band finishes about when the others do; no GPU idles because a fast band has spent its
-budget), then its candidate from every trial finished at that moment (every band's with the
+(:func:`choose_band`: after every band's initial design, the one with the most training work
+left, so slow bands start early and every band finishes about when the others do; no GPU idles
+because a fast band has spent its budget), then its candidate from every trial finished at that moment (every band's with the
 shared surrogate), the trials still in flight told to the model as the constant liar (their
 accuracy taken as the mean of the finished ones; Ginsbourger, Le Riche and Carraro 2010). No
 trial waits for another band or another chain. Proposals are made one at a time under a lock (no
@@ -114,23 +114,32 @@ def band_costs(subs: list[dict[str, Any]], predicted_ms: np.ndarray) -> np.ndarr
     )
 
 
-def choose_band(budgets: np.ndarray, started: np.ndarray, costs: np.ndarray) -> int | None:
-    """The band the next trial goes to: the one with the most training work left, ``(budget -
-    started) x cost`` (ties: the first), among bands with trials left and a positive cost; None
-    when there is none. Arrays of shape (bands,): ``budgets`` trials each band may run,
-    ``started`` trials proposed so far (in flight, finished or skipped), ``costs`` the expected
-    cost of one of its trainings (the mean predicted latency of its members, ms: training time
-    grows with it; 0 for an empty band).
+def choose_band(
+    budgets: np.ndarray, started: np.ndarray, costs: np.ndarray, init: int | np.ndarray = 0
+) -> int | None:
+    """The band the next trial goes to: first every band's initial design (its first ``init``
+    trials, ``init_rounds x batch``: the Sobol order, proposed before any trial has finished), then
+    the one with the most training work left, ``(budget - started) x cost`` (ties: the first),
+    among bands with trials left and a positive cost; None when there is none. Arrays of shape
+    (bands,): ``budgets`` trials each band may run, ``started`` trials proposed so far (in flight,
+    finished or skipped), ``costs`` the expected cost of one of its trainings (the mean predicted
+    latency of its members, ms: training time grows with it; 0 for an empty band); ``init`` an int
+    or one per band.
 
     Balancing the work left rather than the trials left starts a slow band's trainings early, so
     the bands run out of work together and the last trainings are short (the longest-processing-
-    time-first rule of scheduling; Graham 1969)."""
-    left = (np.asarray(budgets, dtype=float) - np.asarray(started, dtype=float)) * np.asarray(
-        costs, dtype=float
-    )
-    ok = (np.asarray(budgets) > np.asarray(started)) & (np.asarray(costs) > 0)
+    time-first rule of scheduling; Graham 1969). The initial designs come first so that no band
+    is given more trials before anything has finished than its initial design: with work left
+    alone, the slowest band would take every chain's first trial, most of them blind (neither
+    Sobol nor learned; ``benchmarks/results/async_quality.json``)."""
+    budgets, started = np.asarray(budgets), np.asarray(started)
+    left = (budgets.astype(float) - started) * np.asarray(costs, dtype=float)
+    ok = (budgets > started) & (np.asarray(costs) > 0)
     if not ok.any():
         return None
+    first = ok & (started < np.minimum(np.broadcast_to(init, budgets.shape), budgets))
+    if first.any():
+        ok = first
     return int(np.argmax(np.where(ok, left, -np.inf)))
 
 
@@ -312,7 +321,12 @@ def propose_next(
         trials = every[every["status"] != "skipped"].reset_index(drop=True)
         started = every["subspace"].value_counts()
         costs = band_costs(subs, predicted_ms)
-        b = choose_band(np.full(len(subs), budget), np.array([started.get(s["id"], 0) for s in subs]), costs)
+        b = choose_band(
+            np.full(len(subs), budget),
+            np.array([started.get(s["id"], 0) for s in subs]),
+            costs,
+            init=cfg.init_rounds * batch,
+        )
         extra: dict[str, Any] = {
             "strategy": cfg.strategy,
             "surrogate": cfg.surrogate,

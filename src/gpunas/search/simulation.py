@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,7 @@ def simulate(
     choose: Chooser | None = None,
     gpus: int | None = None,
     in_flight: int | None = None,
+    init: int = 0,
 ) -> dict[str, Any]:
     """Run ``mode`` (``sync`` or ``async``) over ``work`` and return its figures.
 
@@ -77,7 +79,7 @@ def simulate(
     ``utilisation`` (busy / (gpus x wall)), ``work_utilisation`` (training work alone over the
     same), ``proposer_busy`` (async: fraction of the wall the proposer was busy). ``choose``:
     async's band rule, called as :func:`gpunas.search.asynchronous.choose_band` (the default, the
-    workflow's). Raises ValueError for an unknown mode, a ``work`` that is not a 3-d array of
+    workflow's, with each band's initial design of ``init`` trials first). Raises ValueError for an unknown mode, a ``work`` that is not a 3-d array of
     seconds >= 0, or ``gpus`` or ``in_flight`` < 1."""
     work = np.asarray(work, dtype=float)
     if work.ndim != 3 or work.size == 0 or not np.isfinite(work).all() or (work < 0).any():
@@ -93,7 +95,7 @@ def simulate(
         starts, ends, proposer = _sync(work, overheads, pool)
         in_flight = bands * per_band
     elif mode == "async":
-        starts, ends, proposer = _async(work, overheads, choose, pool, int(in_flight))
+        starts, ends, proposer = _async(work, overheads, choose, pool, int(in_flight), init)
     else:
         raise ValueError(f"mode {mode!r}: expected 'sync' or 'async'")
     wall = float(ends.max() - starts.min())
@@ -139,11 +141,11 @@ def _sync(work: np.ndarray, oh: Overheads, pool: _Gpus) -> tuple[np.ndarray, np.
 
 
 def _async(
-    work: np.ndarray, oh: Overheads, choose: Chooser | None, pool: _Gpus, in_flight: int
+    work: np.ndarray, oh: Overheads, choose: Chooser | None, pool: _Gpus, in_flight: int, init: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
     from gpunas.search.asynchronous import choose_band, trials_per_chain
 
-    choose = choose or choose_band
+    choose = choose or partial(choose_band, init=init)
     bands = work.shape[0]
     flat = work.reshape(bands, -1)  # band b's candidates, in the order it proposes them
     per_chain = trials_per_chain(work.size, in_flight)
