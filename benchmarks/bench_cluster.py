@@ -26,7 +26,7 @@ Two parts, one run:
   :func:`preset_scale`), async with one chain per GPU and with ``--in-flight`` times as many;
   and, for comparison, a longest-band-first rule that is not the workflow's.
 
-    python benchmarks/bench_cluster.py [--rounds 3] [--seconds-per-ms 6] [--in-flight 2] [--skip-real]
+    python benchmarks/bench_cluster.py [--rounds 8] [--seconds-per-ms 6] [--in-flight 2] [--skip-real]
         [--modes async sync] [--analyse] [--keep /tmp/bench_cluster]
 
 Needs root (cluster.sh installs and starts Slurm); stops the cluster it started. Writes
@@ -88,7 +88,8 @@ def prepare(work: Path, mode: str, rounds: int, seconds_per_ms: float, in_flight
     cfg = yaml.safe_load((ROOT / "config/presets/nasbench201.yaml").read_text())
     cfg["subspaces"] = {"kind": "edges_ms", "budgets": EDGES_MS}
     cfg["evaluator"] |= {"csv": str(CSV), "latency": LATENCY, "seconds_per_ms": seconds_per_ms}
-    cfg["search"] |= {"rounds": rounds, "batch": 8, "init_rounds": 1, "mode": mode, "in_flight": in_flight}
+    # the preset's initial design: 2 Sobol rounds of 8 per band
+    cfg["search"] |= {"rounds": rounds, "batch": 8, "init_rounds": 2, "mode": mode, "in_flight": in_flight}
     cfg["train"] |= {"gpu": 1, "mem_mb": 400, "runtime": 60, "retries": 0}
     cfg["report"] = {"proxy_validity": "", "strategy_benchmark": ""}
     (work / "bench.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # over the default config
@@ -351,7 +352,7 @@ def load_recorded(raw: Path) -> dict[str, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3, help="trainings per slot in the real part")
+    ap.add_argument("--rounds", type=int, default=8, help="trainings per slot in the real part")
     ap.add_argument("--seconds-per-ms", type=float, default=6.0, help="training-time model: seconds per ms")
     ap.add_argument("--sim-rounds", type=int, default=25, help="trainings per slot in the simulation")
     ap.add_argument(
@@ -415,9 +416,9 @@ def main() -> None:
         records.append({"part": "simulated", "replay_of_real": True} | sim)
     preset_oh, preset_spm = preset_scale(oh, spread["job_s_p10_async"])
     preset = {"async": preset_oh, "sync": preset_oh}
-    # each band's initial design: the bench's config (init_rounds 1 x batch 8), the preset's (2 x 8)
+    # each band's initial design: the preset's (init_rounds 2 x batch 8), as the real part's config
     for scale, spm, o, init in (
-        ("bench", args.seconds_per_ms, oh, 8),
+        ("bench", args.seconds_per_ms, oh, 16),
         ("preset", preset_spm, preset, 16),
     ):
         for gpus, per_band in PER_BAND.items():
