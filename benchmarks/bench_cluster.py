@@ -374,17 +374,23 @@ def main() -> None:
         nargs="+",
         choices=["async", "sync"],
         default=["async", "sync"],
-        help="real part: the modes to run; the others' as recorded in cluster_scale_real.json",
+        help="real part: the modes to run (with --analyse: to analyse again); the others as recorded in "
+        "cluster_scale_real.json",
     )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cluster_scale.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    raw = args.out.with_name("cluster_scale_real.json")
+    raw = args.out.with_name(f"{args.out.stem}_real.json")  # the real runs' raw rows
+    # the modes not run or analysed now: as recorded beside --out, else in the main record
+    recorded = raw if raw.exists() else ROOT / "benchmarks" / "results" / "cluster_scale_real.json"
     real: dict[str, dict] = {}
-    if args.analyse:
-        real = {mode: analyse(args.keep / mode, mode) for mode in ("async", "sync")}
+    if args.analyse:  # the --modes runs kept in --keep (sacct has their rows), the others as recorded
+        real = {
+            mode: analyse(args.keep / mode, mode) if mode in args.modes else load_recorded(recorded)[mode]
+            for mode in ("async", "sync")
+        }
     elif args.skip_real:
-        real = load_recorded(raw)
+        real = load_recorded(recorded)
     else:
         cluster("stop")  # a cluster started with other GPUs or CPUs keeps them until it stops
         cluster("install")
@@ -392,7 +398,7 @@ def main() -> None:
         try:
             for mode in ("async", "sync"):
                 if mode not in args.modes:  # as recorded
-                    real[mode] = load_recorded(raw)[mode]
+                    real[mode] = load_recorded(recorded)[mode]
                     continue
                 log.info("real %s: %d bands x 8 slots x %d trainings", mode, len(EDGES_MS), args.rounds)
                 in_flight = round(args.in_flight * GPUS) if mode == "async" else GPUS
@@ -448,10 +454,10 @@ def main() -> None:
     ]
     for name, member in groups:
         group = [r for r in records if member(r) and "policy" not in r]
-        sync_wall = next(r["wall_s"] for r in group if r["mode"] == "sync")
+        sync = next(r for r in group if r["mode"] == "sync")
         for r in group:
-            if r["mode"] == "async":
-                ratios[f"{name}_in_flight_{r.get('in_flight', GPUS)}"] = sync_wall / r["wall_s"]
+            if r["mode"] == "async" and r["trainings"] == sync["trainings"]:  # the same work only
+                ratios[f"{name}_in_flight_{r.get('in_flight', GPUS)}"] = sync["wall_s"] / r["wall_s"]
     doc = {
         "what": __doc__.splitlines()[0],
         "machine": f"{os.cpu_count()} cores, no GPU; Slurm node of {GPUS} virtual GPUs, {CPUS} virtual CPUs",
