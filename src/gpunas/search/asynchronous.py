@@ -4,8 +4,8 @@ The run has ``search.in_flight`` chains of trials in all, shared by the bands; t
 ``k`` is proposed when the chain's trial ``t - 1`` has finished. The proposal first picks the band
 (:func:`choose_band`: after every band's initial design, the one with the most training work
 left, so slow bands start early and every band finishes about when the others do; no GPU idles
-because a fast band has spent its budget), then its candidate from every trial finished at that moment (every band's with the
-shared surrogate), the trials still in flight told to the model as the constant liar (their
+because a fast band has spent its budget), then its candidate from every trial finished at that
+moment (every band's with the shared surrogate), the trials still in flight told to the model as the constant liar (their
 accuracy taken as the mean of the finished ones; Ginsbourger, Le Riche and Carraro 2010). No
 trial waits for another band or another chain. Proposals are made one at a time under a lock (no
 two proposals see the same state, so none repeats another's candidate), and each records the
@@ -51,9 +51,8 @@ def read_trials(root: str | Path, skipped: bool = False) -> pd.DataFrame:
     """Every asynchronous trial under ``root``: one row per proposal (``id``, ``subspace``,
     ``chain``, ``trial``, ``sequence``: the order proposals were made, ``encoding``, ``status``:
     ``pending`` until its metrics exist, then theirs, ``accuracy``, ``fit``: its GP's record or
-    None, :func:`reusable_fit`); skipped proposals (no
-    candidate) only with ``skipped`` (status ``skipped``, encoding ``""``). Unreadable files raise
-    ``ValueError`` naming the file."""
+    None, :func:`reusable_fit`); skipped proposals (no candidate) only with ``skipped`` (status
+    ``skipped``, encoding ``""``). Unreadable files raise ``ValueError`` naming the file."""
     rows = []
     for path in sorted(Path(root).glob(f"k*/t*/{PROPOSAL}")):
         try:
@@ -176,11 +175,15 @@ def reusable_fit(trials: pd.DataFrame, batch: int) -> dict[str, Any] | None:
         for f in trials.sort_values("sequence", kind="stable")["fit"]
         if isinstance(f, dict) and f.get("theta")
     ]
-    if not fits:
+    if not fits or fits[-1].get("fitted_at") is None:
         return None
-    finished = int(trials["status"].isin(["complete", "failed"]).sum())
     latest = fits[-1]
-    return latest if finished - int(latest.get("fitted_at", -(10**9))) < max(batch, 1) else None
+    return latest if finished_count(trials) - int(latest["fitted_at"]) < max(batch, 1) else None
+
+
+def finished_count(trials: pd.DataFrame) -> int:
+    """How many of :func:`read_trials`'s trials have finished (complete or failed)."""
+    return int(trials["status"].isin(["complete", "failed"]).sum()) if len(trials) else 0
 
 
 def virtual_round(trials: pd.DataFrame, subspace: str, batch: int) -> int:
@@ -283,8 +286,7 @@ def propose_one(
     if isinstance(info.get("surrogate"), dict):  # where its hyperparameters come from
         fit = info["surrogate"]
         if fit.get("refit", True):
-            finished = int(trials["status"].isin(["complete", "failed"]).sum()) if len(trials) else 0
-            fit |= {"fitted_at": finished, "fitted_by": trial_id(chain, trial)}
+            fit |= {"fitted_at": finished_count(trials), "fitted_by": trial_id(chain, trial)}
         elif reuse is not None:
             fit |= {"fitted_at": reuse.get("fitted_at"), "fitted_by": reuse.get("fitted_by")}
     return (int(rows[0]) if len(rows) else None), proposer, info, liar, round_

@@ -79,8 +79,9 @@ def simulate(
     ``utilisation`` (busy / (gpus x wall)), ``work_utilisation`` (training work alone over the
     same), ``proposer_busy`` (async: fraction of the wall the proposer was busy). ``choose``:
     async's band rule, called as :func:`gpunas.search.asynchronous.choose_band` (the default, the
-    workflow's, with each band's initial design of ``init`` trials first). Raises ValueError for an unknown mode, a ``work`` that is not a 3-d array of
-    seconds >= 0, or ``gpus`` or ``in_flight`` < 1."""
+    workflow's, with each band's initial design of ``init`` trials first). Raises ValueError for
+    an unknown mode, a ``work`` that is not a 3-d array of seconds >= 0, or ``gpus`` or
+    ``in_flight`` < 1."""
     work = np.asarray(work, dtype=float)
     if work.ndim != 3 or work.size == 0 or not np.isfinite(work).all() or (work < 0).any():
         raise ValueError(f"work: shape {work.shape}: expected (bands, per_band, trials) seconds >= 0")
